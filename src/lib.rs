@@ -10,3 +10,4 @@ pub mod codec;
 pub mod model;
 pub mod storage;
 pub mod trace;
+pub mod ui;

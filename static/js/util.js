@@ -1,0 +1,152 @@
+// Small helpers shared by every page: DOM building, formatting of Zipkin's microsecond
+// times, duration parsing, colours. No dependencies, so the model tests can import it in Node.
+
+/**
+ * Creates an element: h('div.row.selected', {title: 'x', onclick}, child, 'text', [more]).
+ * Attributes starting with "on" become listeners; `dataset` and `style` objects are merged;
+ * null/undefined/false children are skipped.
+ */
+export function h(tag, attrs, ...children) {
+  const [name, ...classes] = tag.split('.');
+  const el = document.createElement(name || 'div');
+  if (classes.length) el.className = classes.join(' ');
+  if (attrs) {
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key.startsWith('on') && typeof value === 'function') {
+        el.addEventListener(key.slice(2), value);
+      } else if (key === 'dataset') {
+        Object.assign(el.dataset, value);
+      } else if (key === 'style' && typeof value === 'object') {
+        Object.assign(el.style, value);
+      } else if (key === 'class') {
+        el.className = [el.className, value].filter(Boolean).join(' ');
+      } else if (key in el && typeof value !== 'string') {
+        el[key] = value;
+      } else {
+        el.setAttribute(key, value === true ? '' : String(value));
+      }
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else if (child instanceof Node) el.appendChild(child);
+    else el.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+/** Escapes text for the few places that build HTML strings for speed (timeline rows). */
+export function esc(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({
+    '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+  }[c]));
+}
+
+/** Formats a microsecond duration the way Zipkin does: 850μs, 12ms, 12.345ms, 1.234s. */
+export function formatDuration(us) {
+  if (us === undefined || us === null || Number.isNaN(us)) return '';
+  const sign = us < 0 ? '-' : '';
+  const v = Math.abs(us);
+  if (v < 1000) return `${sign}${v.toFixed(0)}μs`;
+  if (v < 1000000) {
+    if (v % 1000 === 0) return `${sign}${(v / 1000).toFixed(0)}ms`;
+    return `${sign}${(v / 1000).toFixed(3)}ms`;
+  }
+  if (v < 60000000) return `${sign}${(v / 1000000).toFixed(3)}s`;
+  const minutes = Math.floor(v / 60000000);
+  const seconds = (v - minutes * 60000000) / 1000000;
+  return `${sign}${minutes}m ${seconds.toFixed(1)}s`;
+}
+
+const DURATION_UNITS = { us: 1, μs: 1, ms: 1000, s: 1000000, m: 60000000, min: 60000000 };
+
+/**
+ * Parses a duration typed by a person into microseconds: "10ms", "1.5s", "250us", "2m",
+ * or a bare number of microseconds (Zipkin's API unit, so old links keep working).
+ * Returns undefined for empty input and NaN for input that is not a duration.
+ */
+export function parseDuration(text) {
+  const value = String(text ?? '').trim().toLowerCase();
+  if (value === '') return undefined;
+  const match = /^(\d+(?:\.\d+)?|\.\d+)\s*(us|μs|ms|s|m|min)?$/.exec(value);
+  if (!match) return NaN;
+  const number = Number(match[1]);
+  const unit = DURATION_UNITS[match[2] || 'us'];
+  return Math.round(number * unit);
+}
+
+const pad = (n, width = 2) => String(n).padStart(width, '0');
+
+/** Absolute local time of an epoch-microsecond timestamp: 2024-05-01 13:45:12.345. */
+export function formatTimestamp(us) {
+  if (!us) return '';
+  const d = new Date(us / 1000);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+const RELATIVE = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+
+/** "3 minutes ago", from an epoch-microsecond timestamp. */
+export function formatRelative(us, nowMs = Date.now()) {
+  if (!us) return '';
+  const seconds = Math.round((us / 1000 - nowMs) / 1000);
+  const abs = Math.abs(seconds);
+  if (abs < 60) return RELATIVE.format(seconds, 'second');
+  if (abs < 3600) return RELATIVE.format(Math.round(seconds / 60), 'minute');
+  if (abs < 86400) return RELATIVE.format(Math.round(seconds / 3600), 'hour');
+  if (abs < 86400 * 60) return RELATIVE.format(Math.round(seconds / 86400), 'day');
+  if (abs < 86400 * 365 * 2) return RELATIVE.format(Math.round(seconds / (86400 * 30)), 'month');
+  return RELATIVE.format(Math.round(seconds / (86400 * 365)), 'year');
+}
+
+/** Value for an <input type="datetime-local"> from epoch milliseconds (local time). */
+export function toLocalInput(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** Epoch milliseconds from an <input type="datetime-local"> value, NaN when empty. */
+export function fromLocalInput(value) {
+  if (!value) return NaN;
+  return new Date(value).getTime();
+}
+
+/** Stable hue per service name so a service keeps its colour across pages and traces. */
+export function serviceHue(name) {
+  let hash = 2166136261;
+  const text = String(name || 'unknown');
+  for (let i = 0; i < text.length; i += 1) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 16777619);
+  }
+  // Golden-angle spread makes neighbouring hash values land on distinct hues.
+  return Math.abs(hash % 360 * 137.508) % 360;
+}
+
+/** CSS colour for a service; the lightness comes from the theme through CSS variables. */
+export function serviceColor(name) {
+  return `hsl(${serviceHue(name).toFixed(0)} var(--svc-s) var(--svc-l))`;
+}
+
+/** Debounces calls; the returned function has .cancel(). */
+export function debounce(fn, ms) {
+  let timer;
+  const wrapped = (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+  wrapped.cancel = () => clearTimeout(timer);
+  return wrapped;
+}
+
+/** Plural helper: plural(3, 'span') → "3 spans". */
+export function plural(n, word, many = `${word}s`) {
+  return `${n.toLocaleString('en')} ${n === 1 ? word : many}`;
+}
