@@ -5,6 +5,7 @@
 //! the conformance suite (`tests/conformance`) work with any backend.
 
 pub mod memory;
+pub mod postgres;
 
 use async_trait::async_trait;
 use thiserror::Error;

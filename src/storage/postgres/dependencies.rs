@@ -1,0 +1,377 @@
+//! `/api/v2/dependencies`: an hourly aggregate plus on-demand linking of the rest.
+//!
+//! Every trace is counted in exactly one UTC hour: the hour of its trace timestamp (the
+//! root span's, else the earliest span's; spans grouped by the low 64 bits of the trace id,
+//! as Zipkin's linker does). A window `[endTs - lookback, endTs]` counts the traces whose
+//! timestamp lies inside it, computed as
+//! - the sum of `zipkin_dependencies` rows for whole hours inside the window that the
+//!   aggregation has finished (below the watermark and not dirty), plus
+//! - on-demand linking (load the traces, run the linker) for the rest: the partial hours at
+//!   the window's edges, hours not yet aggregated (the recent, still active ones), and
+//!   dirty hours (late or replayed spans arrived after aggregation).
+//!
+//! The aggregation task links one quiet hour at a time (an hour is quiet once it ended
+//! `POSTGRES_DEPENDENCY_QUIET` ago) and writes it as a complete replacement of that hour's
+//! rows in one transaction with the watermark, so running it twice, crashing half-way or
+//! replaying spans never double-counts. A week of data is thus read as ~170 small
+//! aggregate rows per link instead of every span of the week.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use sqlx::Row;
+
+use super::codec::{day_of, hour_of, MICROS_PER_HOUR};
+use super::read::{span_from_row, SPAN_COLUMNS};
+use super::{db_error, PostgresStore};
+use crate::model::{trace_timestamp, DependencyLink, Span};
+use crate::storage::StorageError;
+use crate::trace::DependencyLinker;
+
+/// Traces loaded per round trip while linking on demand.
+const TRACES_PER_CHUNK: usize = 1_000;
+
+/// A dirty mark must be this old (seconds) before its hour is re-aggregated, so a burst of
+/// late spans costs one re-aggregation, not one per batch.
+const DIRTY_SETTLE_SECS: i64 = 60;
+
+/// Sums of one (parent, child) edge.
+type LinkCounts = BTreeMap<(String, String), (u64, u64)>;
+
+impl PostgresStore {
+    pub(super) async fn dependencies(
+        &self,
+        end_ts: i64,
+        lookback: i64,
+    ) -> Result<Vec<DependencyLink>, StorageError> {
+        let b = end_ts.saturating_mul(1000);
+        let a = end_ts.saturating_sub(lookback).max(0).saturating_mul(1000);
+        let (watermark, dirty) = self.aggregation_state().await?;
+
+        // Whole hours inside [a, b] that the aggregate can answer.
+        let first = ceil_div(a, MICROS_PER_HOUR);
+        let last = (b + 1).div_euclid(MICROS_PER_HOUR) - 1;
+        let agg_last = match watermark {
+            Some(w) => last.min(i64::from(w) - 1),
+            None => first - 1,
+        };
+
+        let mut counts = LinkCounts::new();
+        let mut ranges: Vec<(i64, i64)> = Vec::new();
+        if agg_last >= first {
+            let dirty_in: Vec<i32> = dirty
+                .iter()
+                .copied()
+                .filter(|&h| i64::from(h) >= first && i64::from(h) <= agg_last)
+                .collect();
+            let rows = sqlx::query(
+                "SELECT parent, child, sum(call_count)::int8, sum(error_count)::int8 \
+                 FROM zipkin_dependencies WHERE hour BETWEEN $1 AND $2 AND hour <> ALL($3) \
+                 GROUP BY parent, child",
+            )
+            .bind(first as i32)
+            .bind(agg_last as i32)
+            .bind(&dirty_in)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(db_error)?;
+            for row in rows {
+                let calls: i64 = row.get(2);
+                let errors: i64 = row.get(3);
+                add(
+                    &mut counts,
+                    row.get(0),
+                    row.get(1),
+                    calls as u64,
+                    errors as u64,
+                );
+            }
+            if a < first * MICROS_PER_HOUR {
+                ranges.push((a, first * MICROS_PER_HOUR - 1));
+            }
+            for h in dirty_in {
+                let start = i64::from(h) * MICROS_PER_HOUR;
+                ranges.push((start, start + MICROS_PER_HOUR - 1));
+            }
+            if (agg_last + 1) * MICROS_PER_HOUR <= b {
+                ranges.push(((agg_last + 1) * MICROS_PER_HOUR, b));
+            }
+        } else {
+            ranges.push((a, b));
+        }
+
+        for link in self.link_ranges(&merge_ranges(ranges)).await? {
+            add(
+                &mut counts,
+                link.parent,
+                link.child,
+                link.call_count,
+                link.error_count,
+            );
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((parent, child), (calls, errors))| {
+                DependencyLink::new(parent, child, calls, errors)
+            })
+            .collect())
+    }
+
+    /// The aggregation watermark (first hour not aggregated) and the dirty hours.
+    async fn aggregation_state(&self) -> Result<(Option<i32>, BTreeSet<i32>), StorageError> {
+        let row = sqlx::query(
+            "SELECT (SELECT watermark FROM zipkin_dependency_state), \
+             ARRAY(SELECT hour FROM zipkin_dependency_dirty)",
+        )
+        .fetch_one(&self.inner.pool)
+        .await
+        .map_err(db_error)?;
+        let watermark: Option<i32> = row.get(0);
+        let dirty: Vec<i32> = row.get(1);
+        Ok((watermark, dirty.into_iter().collect()))
+    }
+
+    /// Links the traces whose timestamp lies in one of the (inclusive, µs) ranges.
+    async fn link_ranges(
+        &self,
+        ranges: &[(i64, i64)],
+    ) -> Result<Vec<DependencyLink>, StorageError> {
+        let mut linker = DependencyLinker::new();
+        for &(lo, hi) in ranges {
+            let lows: Vec<(i64,)> = sqlx::query_as(
+                "SELECT DISTINCT trace_id FROM zipkin_spans \
+                 WHERE day BETWEEN $1 AND $2 AND ts BETWEEN $3 AND $4",
+            )
+            .bind(day_of(lo))
+            .bind(day_of(hi))
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(db_error)?;
+            let lows: Vec<i64> = lows.into_iter().map(|(l,)| l).collect();
+            for chunk in lows.chunks(TRACES_PER_CHUNK) {
+                for spans in self.load_by_low_id(chunk).await?.into_values() {
+                    let in_range = trace_timestamp(&spans)
+                        .is_some_and(|ts| (ts as i64) >= lo && (ts as i64) <= hi);
+                    if in_range {
+                        linker.put_trace(&spans);
+                    }
+                }
+            }
+        }
+        Ok(linker.link())
+    }
+
+    /// Spans grouped by the low 64 bits of their trace id: the dependency linker's notion
+    /// of a trace, whatever `STRICT_TRACE_ID` says.
+    async fn load_by_low_id(&self, lows: &[i64]) -> Result<HashMap<i64, Vec<Span>>, StorageError> {
+        let sql = format!("SELECT {SPAN_COLUMNS} FROM zipkin_spans WHERE trace_id = ANY($1)");
+        let rows = sqlx::query(&sql)
+            .bind(lows)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(db_error)?;
+        let mut groups: HashMap<i64, Vec<Span>> = HashMap::new();
+        for row in rows {
+            let span = span_from_row(&row)?;
+            groups
+                .entry(span.trace_id.low() as i64)
+                .or_default()
+                .push(span);
+        }
+        Ok(groups)
+    }
+
+    /// Runs the aggregation until it has caught up with `now_micros` (tests and
+    /// benchmarks; the background task calls [`PostgresStore::aggregate_dependencies_step`]).
+    pub async fn aggregate_dependencies(&self, now_micros: i64) -> Result<(), StorageError> {
+        while self.aggregate_dependencies_step(now_micros).await? {}
+        Ok(())
+    }
+
+    /// One unit of aggregation work: re-aggregates one settled dirty hour, or aggregates
+    /// the next quiet hour and advances the watermark. Returns whether work remains.
+    /// Safe to run from several instances at once: one transaction-scoped advisory lock
+    /// per schema lets only one of them work at a time.
+    pub async fn aggregate_dependencies_step(&self, now_micros: i64) -> Result<bool, StorageError> {
+        let quiet_before = now_micros - self.inner.config.dependency_quiet.as_micros() as i64;
+        let target = hour_of(quiet_before); // hours below this one are quiet
+        let mut tx = self.inner.pool.begin().await.map_err(db_error)?;
+        let locked: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.zipkin_dependencies'))",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if !locked {
+            return Ok(false);
+        }
+        let watermark: Option<i32> =
+            sqlx::query_scalar("SELECT watermark FROM zipkin_dependency_state FOR UPDATE")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+
+        // Settled dirty hours below the watermark come first: they make answers slower
+        // (linked on demand) until redone.
+        if let Some(w) = watermark {
+            let dirty: Option<(i32, i64)> = sqlx::query_as(
+                "SELECT hour, (extract(epoch FROM marked_at) * 1000000)::int8 \
+                 FROM zipkin_dependency_dirty \
+                 WHERE hour < $1 AND marked_at < now() - make_interval(secs => $2) \
+                 ORDER BY hour LIMIT 1",
+            )
+            .bind(w)
+            .bind(DIRTY_SETTLE_SECS as f64)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if let Some((hour, marked_at)) = dirty {
+                self.replace_hour(&mut tx, hour).await?;
+                // Only the mark we saw: a writer that marked the hour again meanwhile
+                // changed marked_at, so the hour stays dirty and is redone later.
+                sqlx::query(
+                    "DELETE FROM zipkin_dependency_dirty WHERE hour = $1 \
+                     AND (extract(epoch FROM marked_at) * 1000000)::int8 = $2",
+                )
+                .bind(hour)
+                .bind(marked_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                return Ok(true);
+            }
+        }
+
+        let from = watermark.unwrap_or(i32::MIN);
+        if from >= target {
+            return Ok(false);
+        }
+        // Skip hours without spans: jump to the first timestamped span at or after the
+        // watermark.
+        let next_ts: Option<i64> =
+            sqlx::query_scalar("SELECT min(ts) FROM zipkin_spans WHERE ts >= $1 AND ts < $2")
+                .bind(i64::from(from.max(0)) * MICROS_PER_HOUR)
+                .bind(i64::from(target) * MICROS_PER_HOUR)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        let new_watermark = match next_ts {
+            None => target,
+            Some(ts) => {
+                let hour = hour_of(ts);
+                // Marks on an hour seen for the first time are moot: it is computed now.
+                let seen: Vec<(i64,)> = sqlx::query_as(
+                    "SELECT (extract(epoch FROM marked_at) * 1000000)::int8 \
+                     FROM zipkin_dependency_dirty WHERE hour = $1",
+                )
+                .bind(hour)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                self.replace_hour(&mut tx, hour).await?;
+                if let Some((marked_at,)) = seen.first() {
+                    sqlx::query(
+                        "DELETE FROM zipkin_dependency_dirty WHERE hour = $1 \
+                         AND (extract(epoch FROM marked_at) * 1000000)::int8 = $2",
+                    )
+                    .bind(hour)
+                    .bind(marked_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                hour + 1
+            }
+        };
+        sqlx::query("UPDATE zipkin_dependency_state SET watermark = $1")
+            .bind(new_watermark)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(new_watermark < target)
+    }
+
+    /// Links the traces of one hour and replaces that hour's aggregate rows.
+    async fn replace_hour(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        hour: i32,
+    ) -> Result<(), StorageError> {
+        let start = i64::from(hour) * MICROS_PER_HOUR;
+        let links = self
+            .link_ranges(&[(start, start + MICROS_PER_HOUR - 1)])
+            .await?;
+        sqlx::query("DELETE FROM zipkin_dependencies WHERE hour = $1")
+            .bind(hour)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        if !links.is_empty() {
+            let parents: Vec<&str> = links.iter().map(|l| l.parent.as_str()).collect();
+            let children: Vec<&str> = links.iter().map(|l| l.child.as_str()).collect();
+            let calls: Vec<i64> = links.iter().map(|l| l.call_count as i64).collect();
+            let errors: Vec<i64> = links.iter().map(|l| l.error_count as i64).collect();
+            sqlx::query(
+                "INSERT INTO zipkin_dependencies (hour, parent, child, call_count, error_count) \
+                 SELECT $1, p, c, n, e FROM UNNEST($2::text[], $3::text[], $4::int8[], $5::int8[]) \
+                 AS l(p, c, n, e)",
+            )
+            .bind(hour)
+            .bind(parents)
+            .bind(children)
+            .bind(calls)
+            .bind(errors)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        }
+        Ok(())
+    }
+}
+
+fn add(counts: &mut LinkCounts, parent: String, child: String, calls: u64, errors: u64) {
+    let entry = counts.entry((parent, child)).or_insert((0, 0));
+    entry.0 += calls;
+    entry.1 += errors;
+}
+
+fn ceil_div(a: i64, b: i64) -> i64 {
+    -((-a).div_euclid(b))
+}
+
+/// Sorts and joins adjacent or overlapping inclusive ranges.
+fn merge_ranges(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_merge_when_adjacent_or_overlapping() {
+        assert_eq!(
+            merge_ranges(vec![(10, 19), (0, 9), (30, 40), (35, 50)]),
+            vec![(0, 19), (30, 50)]
+        );
+    }
+
+    #[test]
+    fn ceil_div_rounds_up_for_both_signs() {
+        assert_eq!(ceil_div(1, 10), 1);
+        assert_eq!(ceil_div(10, 10), 1);
+        assert_eq!(ceil_div(0, 10), 0);
+        assert_eq!(ceil_div(-1, 10), 0);
+    }
+}

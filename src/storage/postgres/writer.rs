@@ -1,0 +1,294 @@
+//! The write path: one set-based statement per batch.
+//!
+//! A batch becomes column arrays bound to a single `INSERT ... SELECT FROM UNNEST(...)
+//! ON CONFLICT DO NOTHING` (one round trip, one commit). The unique trace index makes an
+//! identical span a no-op, so replays (Kafka redelivery, client retries, several
+//! collectors receiving the same trace) never duplicate rows, and concurrent writers are
+//! serialised by the index instead of racing. Rows are sorted by that index's key so two
+//! writers inserting overlapping batches lock in the same order and cannot deadlock.
+//!
+//! Name rows (`/api/v2/services` etc.) and "dirty hour" marks for the dependency
+//! aggregate ride along as extra CTEs of the same statement, only for keys this process
+//! has not written recently, so steady-state batches carry none.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use super::codec::{day_of, encode_row, hour_of, SpanRow, MICROS_PER_HOUR};
+use super::{db_error, now_micros, PostgresStore};
+use crate::model::Span;
+use crate::storage::StorageError;
+
+/// Kinds of name rows, as keys of the name cache.
+const SPAN_NAME: u8 = 0;
+const REMOTE_NAME: u8 = 1;
+const AUTOCOMPLETE: u8 = 2;
+
+/// The name cache is dropped wholesale past this many entries; it is only an optimisation.
+const NAME_CACHE_LIMIT: usize = 100_000;
+
+/// How often one process re-marks the same dependency hour dirty.
+const DIRTY_MARK_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Spans this much younger than the aggregation's quiet period may already be aggregated
+/// by another instance with a faster clock; they mark their hour dirty too.
+const CLOCK_MARGIN_MICROS: i64 = 5 * 60 * 1_000_000;
+
+/// SQLSTATE check_violation: raised when no partition accepts a row (e.g. retention just
+/// dropped it while this process still believed it existed).
+const NO_PARTITION: &str = "23514";
+
+impl PostgresStore {
+    pub(super) async fn write_spans(&self, spans: &[Span]) -> Result<(), StorageError> {
+        let now = now_micros();
+        let search = self.options().search_enabled;
+        let mut rows: Vec<SpanRow> = spans.iter().map(|s| encode_row(s, now, search)).collect();
+        rows.sort_unstable_by_key(|r| (r.trace_id, r.content_hash, r.day));
+        rows.dedup_by_key(|r| (r.trace_id, r.content_hash, r.day));
+
+        let days: BTreeSet<i32> = rows.iter().map(|r| r.day).collect();
+        self.ensure_partitions(&days).await?;
+
+        let extras = self.pending_extras(spans, &rows, now);
+        let result = self.insert(&rows, &extras).await;
+        let result = match result {
+            Err(StorageError::Internal(msg)) if msg.contains(NO_PARTITION) => {
+                self.forget_partitions(&days);
+                self.ensure_partitions(&days).await?;
+                self.insert(&rows, &extras).await
+            }
+            other => other,
+        };
+        result?;
+        self.remember_extras(extras);
+        Ok(())
+    }
+
+    /// Name rows and dirty hours this batch must write (not yet in the caches).
+    fn pending_extras(&self, spans: &[Span], rows: &[SpanRow], now: i64) -> Extras {
+        let mut extras = Extras::default();
+        if self.options().search_enabled {
+            let names = self.inner.names.lock();
+            let fresh = |kind: u8, a: &str, b: &str, day: i32| {
+                names
+                    .get(&(kind, a.to_owned(), b.to_owned()))
+                    .is_none_or(|&d| d < day)
+            };
+            let mut span_names = BTreeSet::new();
+            let mut remotes = BTreeSet::new();
+            let mut tags = BTreeSet::new();
+            for r in rows {
+                let Some(service) = &r.local_service else {
+                    continue;
+                };
+                let name = r.name.as_deref().unwrap_or("");
+                if fresh(SPAN_NAME, service, name, r.day) {
+                    span_names.insert((service.clone(), name.to_owned()));
+                }
+                if let Some(remote) = &r.remote_service {
+                    if fresh(REMOTE_NAME, service, remote, r.day) {
+                        remotes.insert((service.clone(), remote.clone()));
+                    }
+                }
+            }
+            let keys = &self.options().autocomplete_keys;
+            if !keys.is_empty() {
+                for span in spans {
+                    let day = day_of(span.timestamp.map_or(now, |t| t as i64));
+                    for (k, v) in &span.tags {
+                        if keys.iter().any(|key| key == k.as_str())
+                            && fresh(AUTOCOMPLETE, k, v, day)
+                        {
+                            tags.insert((k.to_string(), v.to_string()));
+                        }
+                    }
+                }
+            }
+            let day = rows.iter().map(|r| r.day).max().unwrap_or(0);
+            extras.day = day;
+            extras.span_names = span_names.into_iter().collect();
+            extras.remotes = remotes.into_iter().collect();
+            extras.tags = tags.into_iter().collect();
+        }
+
+        // Spans older than the quiet period may land in an hour the aggregation already
+        // summed up: mark that hour (and its neighbours, where the trace's root may sit)
+        // for re-aggregation.
+        let late_before =
+            now - self.inner.config.dependency_quiet.as_micros() as i64 + CLOCK_MARGIN_MICROS;
+        let marks = self.inner.dirty_marks.lock();
+        let mut hours = BTreeSet::new();
+        for r in rows {
+            if let Some(ts) = r.ts.filter(|&ts| ts < late_before) {
+                let h = hour_of(ts);
+                for hour in [h - 1, h, h + 1] {
+                    if i64::from(hour) * MICROS_PER_HOUR < late_before
+                        && marks
+                            .get(&hour)
+                            .is_none_or(|at| at.elapsed() > DIRTY_MARK_INTERVAL)
+                    {
+                        hours.insert(hour);
+                    }
+                }
+            }
+        }
+        extras.dirty_hours = hours.into_iter().collect();
+        extras
+    }
+
+    fn remember_extras(&self, extras: Extras) {
+        if !extras.span_names.is_empty() || !extras.remotes.is_empty() || !extras.tags.is_empty() {
+            let mut names = self.inner.names.lock();
+            if names.len() > NAME_CACHE_LIMIT {
+                names.clear();
+            }
+            for (kind, list) in [
+                (SPAN_NAME, extras.span_names),
+                (REMOTE_NAME, extras.remotes),
+                (AUTOCOMPLETE, extras.tags),
+            ] {
+                for (a, b) in list {
+                    names.insert((kind, a, b), extras.day);
+                }
+            }
+        }
+        if !extras.dirty_hours.is_empty() {
+            let mut marks = self.inner.dirty_marks.lock();
+            marks.retain(|_, at| at.elapsed() < DIRTY_MARK_INTERVAL);
+            let now = Instant::now();
+            for h in extras.dirty_hours {
+                marks.insert(h, now);
+            }
+        }
+    }
+
+    async fn insert(&self, rows: &[SpanRow], extras: &Extras) -> Result<(), StorageError> {
+        let n = rows.len();
+        let mut trace_id_high = Vec::with_capacity(n);
+        let mut trace_id = Vec::with_capacity(n);
+        let mut id = Vec::with_capacity(n);
+        let mut parent_id = Vec::with_capacity(n);
+        let mut ts = Vec::with_capacity(n);
+        let mut duration = Vec::with_capacity(n);
+        let mut hash = Vec::with_capacity(n);
+        let mut day = Vec::with_capacity(n);
+        let mut local = Vec::with_capacity(n);
+        let mut remote = Vec::with_capacity(n);
+        let mut name = Vec::with_capacity(n);
+        let mut key_start = Vec::with_capacity(n);
+        let mut key_end = Vec::with_capacity(n);
+        let mut keys: Vec<i32> = Vec::with_capacity(n * 10);
+        let mut body = Vec::with_capacity(n);
+        for r in rows {
+            trace_id_high.push(r.trace_id_high);
+            trace_id.push(r.trace_id);
+            id.push(r.id);
+            parent_id.push(r.parent_id);
+            ts.push(r.ts);
+            duration.push(r.duration);
+            hash.push(r.content_hash);
+            day.push(r.day);
+            local.push(r.local_service.as_deref());
+            remote.push(r.remote_service.as_deref());
+            name.push(r.name.as_deref());
+            // 1-based inclusive slice bounds into `keys`; start > end means no keys.
+            key_start.push(keys.len() as i32 + 1);
+            if let Some(k) = &r.search_keys {
+                keys.extend_from_slice(k);
+            }
+            key_end.push(keys.len() as i32);
+            body.push(r.body.as_slice());
+        }
+
+        let mut sql = String::from(
+            "WITH spans AS (\
+             INSERT INTO zipkin_spans (trace_id_high, trace_id, id, parent_id, ts, duration, \
+             content_hash, day, local_service, remote_service, name, search_keys, body) \
+             SELECT th, tl, id, pid, ts, dur, h, d, ls, rs, nm, \
+             CASE WHEN ke >= ks THEN ($14::int4[])[ks:ke] END, body \
+             FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], \
+             $7::int8[], $8::int4[], $9::text[], $10::text[], $11::text[], $12::int4[], \
+             $13::int4[], $15::bytea[]) \
+             AS r(th, tl, id, pid, ts, dur, h, d, ls, rs, nm, ks, ke, body) \
+             ON CONFLICT DO NOTHING)",
+        );
+        let mut next = 16;
+        let mut name_cte = |sql: &mut String, table: &str, cols: (&str, &str)| {
+            let _ = write!(
+                sql,
+                ", {table} AS (INSERT INTO {table} ({a}, {b}, last_day) \
+                 SELECT a, b, ${day} FROM UNNEST(${p1}::text[], ${p2}::text[]) AS n(a, b) \
+                 ON CONFLICT ({a}, {b}) DO UPDATE SET last_day = EXCLUDED.last_day \
+                 WHERE {table}.last_day < EXCLUDED.last_day)",
+                a = cols.0,
+                b = cols.1,
+                p1 = next,
+                p2 = next + 1,
+                day = next + 2,
+            );
+            next += 3;
+        };
+        if !extras.span_names.is_empty() {
+            name_cte(&mut sql, "zipkin_span_names", ("service", "name"));
+        }
+        if !extras.remotes.is_empty() {
+            name_cte(
+                &mut sql,
+                "zipkin_remote_service_names",
+                ("service", "remote_service"),
+            );
+        }
+        if !extras.tags.is_empty() {
+            name_cte(&mut sql, "zipkin_autocomplete_tags", ("key", "value"));
+        }
+        if !extras.dirty_hours.is_empty() {
+            let _ = write!(
+                sql,
+                ", dirty AS (INSERT INTO zipkin_dependency_dirty (hour, marked_at) \
+                 SELECT h, clock_timestamp() FROM UNNEST(${next}::int4[]) AS d(h) \
+                 ON CONFLICT (hour) DO UPDATE SET marked_at = EXCLUDED.marked_at)"
+            );
+        }
+        sql.push_str(" SELECT 1");
+
+        let mut q = sqlx::query(&sql)
+            .bind(trace_id_high)
+            .bind(trace_id)
+            .bind(id)
+            .bind(parent_id)
+            .bind(ts)
+            .bind(duration)
+            .bind(hash)
+            .bind(day)
+            .bind(local)
+            .bind(remote)
+            .bind(name)
+            .bind(key_start)
+            .bind(key_end)
+            .bind(keys)
+            .bind(body);
+        for list in [&extras.span_names, &extras.remotes, &extras.tags] {
+            if !list.is_empty() {
+                let (a, b): (Vec<&str>, Vec<&str>) =
+                    list.iter().map(|(a, b)| (a.as_str(), b.as_str())).unzip();
+                q = q.bind(a).bind(b).bind(extras.day);
+            }
+        }
+        if !extras.dirty_hours.is_empty() {
+            q = q.bind(extras.dirty_hours.clone());
+        }
+        q.execute(&self.inner.pool).await.map_err(db_error)?;
+        Ok(())
+    }
+}
+
+/// Rows that ride along with a batch; sorted so concurrent writers lock in one order.
+#[derive(Default)]
+struct Extras {
+    day: i32,
+    span_names: Vec<(String, String)>,
+    remotes: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+    dirty_hours: Vec<i32>,
+}
