@@ -1,0 +1,737 @@
+//! Zipkin's JSON v2 span format (`POST /api/v2/spans`, every query response).
+//!
+//! Decoding has two paths that must agree. The fast path deserializes straight into the model
+//! with serde_json visitors: ids parsed from the borrowed text into integers, names and tags
+//! built as `CompactString`s, no intermediate DOM. It accepts only plain, well-typed input and
+//! gives up on anything else. The reference path (`gson`) then re-reads the body the way
+//! Zipkin does, with a re-implementation of the Gson reader Zipkin uses: it decodes what
+//! Zipkin tolerates (numbers as strings, `NULL`, raw control characters, trailing bytes, …)
+//! and otherwise fails with Zipkin's exact message, location and JSON path included. Input the
+//! fast path accepts decodes identically on both (a test checks this), so the slow path costs
+//! nothing for well-formed traffic.
+//!
+//! Encoding writes bytes by hand in the field order and with the omissions of Zipkin's
+//! `V2SpanWriter`, so responses are byte-identical to Zipkin's.
+
+use compact_str::CompactString;
+
+use super::{write_escaped, write_ipv4, write_ipv6, write_json_string, DecodeError};
+use crate::model::{Annotation, DependencyLink, Endpoint, Kind, Span, SpanId, TraceId};
+
+mod gson;
+
+/// Decodes a JSON list of spans, all or nothing. An empty body is an empty list, as in
+/// Zipkin; so is `[]` followed by anything.
+pub fn decode_spans(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    match fast::decode_list(body) {
+        Some(spans) => Ok(spans),
+        None => gson::decode_list(body),
+    }
+}
+
+/// Decodes a single span object (Zipkin's `SpanBytesDecoder.JSON_V2.decodeOne`).
+pub fn decode_span(body: &[u8]) -> Result<Span, DecodeError> {
+    match fast::decode_one(body) {
+        Some(span) => Ok(span),
+        None => gson::decode_one(body),
+    }
+}
+
+/// Appends one span as Zipkin's `V2SpanWriter` writes it.
+pub fn encode_span(span: &Span, out: &mut Vec<u8>) {
+    let mut num = itoa::Buffer::new();
+    out.extend_from_slice(b"{\"traceId\":\"");
+    out.extend_from_slice(span.trace_id.to_hex().as_str().as_bytes());
+    if let Some(parent) = span.parent_id {
+        out.extend_from_slice(b"\",\"parentId\":\"");
+        out.extend_from_slice(parent.to_hex().as_str().as_bytes());
+    }
+    out.extend_from_slice(b"\",\"id\":\"");
+    out.extend_from_slice(span.id.to_hex().as_str().as_bytes());
+    out.push(b'"');
+    if let Some(kind) = span.kind {
+        out.extend_from_slice(b",\"kind\":\"");
+        out.extend_from_slice(kind.as_str().as_bytes());
+        out.push(b'"');
+    }
+    if let Some(name) = &span.name {
+        out.extend_from_slice(b",\"name\":");
+        write_json_string(out, name);
+    }
+    if let Some(timestamp) = span.timestamp.filter(|t| *t != 0) {
+        out.extend_from_slice(b",\"timestamp\":");
+        out.extend_from_slice(num.format(timestamp).as_bytes());
+    }
+    if let Some(duration) = span.duration.filter(|d| *d != 0) {
+        out.extend_from_slice(b",\"duration\":");
+        out.extend_from_slice(num.format(duration).as_bytes());
+    }
+    if let Some(endpoint) = &span.local_endpoint {
+        out.extend_from_slice(b",\"localEndpoint\":");
+        write_endpoint(endpoint, out);
+    }
+    if let Some(endpoint) = &span.remote_endpoint {
+        out.extend_from_slice(b",\"remoteEndpoint\":");
+        write_endpoint(endpoint, out);
+    }
+    if !span.annotations.is_empty() {
+        out.extend_from_slice(b",\"annotations\":[");
+        for (i, a) in span.annotations.iter().enumerate() {
+            if i != 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"timestamp\":");
+            out.extend_from_slice(num.format(a.timestamp).as_bytes());
+            out.extend_from_slice(b",\"value\":");
+            write_json_string(out, &a.value);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    if !span.tags.is_empty() {
+        out.extend_from_slice(b",\"tags\":{");
+        for (i, (key, value)) in span.tags.iter().enumerate() {
+            if i != 0 {
+                out.push(b',');
+            }
+            write_json_string(out, key);
+            out.push(b':');
+            write_json_string(out, value);
+        }
+        out.push(b'}');
+    }
+    if span.debug {
+        out.extend_from_slice(b",\"debug\":true");
+    }
+    if span.shared {
+        out.extend_from_slice(b",\"shared\":true");
+    }
+    out.push(b'}');
+}
+
+fn write_endpoint(endpoint: &Endpoint, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut wrote_field = false;
+    if let Some(name) = &endpoint.service_name {
+        out.extend_from_slice(b"\"serviceName\":\"");
+        write_escaped(out, name);
+        out.push(b'"');
+        wrote_field = true;
+    }
+    if let Some(ipv4) = endpoint.ipv4 {
+        if wrote_field {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"ipv4\":\"");
+        write_ipv4(out, ipv4);
+        out.push(b'"');
+        wrote_field = true;
+    }
+    if let Some(ipv6) = endpoint.ipv6 {
+        if wrote_field {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"ipv6\":\"");
+        write_ipv6(out, ipv6);
+        out.push(b'"');
+        wrote_field = true;
+    }
+    if let Some(port) = endpoint.port.filter(|p| *p != 0) {
+        if wrote_field {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"port\":");
+        out.extend_from_slice(itoa::Buffer::new().format(port).as_bytes());
+    }
+    out.push(b'}');
+}
+
+/// Appends `[span,span,...]`.
+pub fn encode_spans(spans: &[Span], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, span) in spans.iter().enumerate() {
+        if i != 0 {
+            out.push(b',');
+        }
+        encode_span(span, out);
+    }
+    out.push(b']');
+}
+
+/// Appends a list of traces, `[[..],[..]]` (the `/api/v2/traces` and `traceMany` bodies).
+pub fn encode_traces(traces: &[Vec<Span>], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, trace) in traces.iter().enumerate() {
+        if i != 0 {
+            out.push(b',');
+        }
+        encode_spans(trace, out);
+    }
+    out.push(b']');
+}
+
+/// Appends dependency links as Zipkin's `DependencyLinkBytesEncoder` does: `errorCount` only
+/// when non-zero.
+pub fn encode_dependency_links(links: &[DependencyLink], out: &mut Vec<u8>) {
+    let mut num = itoa::Buffer::new();
+    out.push(b'[');
+    for (i, link) in links.iter().enumerate() {
+        if i != 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"parent\":");
+        write_json_string(out, &link.parent);
+        out.extend_from_slice(b",\"child\":");
+        write_json_string(out, &link.child);
+        out.extend_from_slice(b",\"callCount\":");
+        out.extend_from_slice(num.format(link.call_count).as_bytes());
+        if link.error_count > 0 {
+            out.extend_from_slice(b",\"errorCount\":");
+            out.extend_from_slice(num.format(link.error_count).as_bytes());
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// Appends a JSON list of strings (service, span and remote service names, autocomplete
+/// keys and values).
+///
+/// Zipkin writes these names raw, without escaping; escaping is identical for ordinary names
+/// and keeps the body valid JSON for names containing quotes, backslashes or controls.
+pub fn encode_strings(values: &[String], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, value) in values.iter().enumerate() {
+        if i != 0 {
+            out.push(b',');
+        }
+        write_json_string(out, value);
+    }
+    out.push(b']');
+}
+
+/// A span being decoded, in the shape of Zipkin's `Span.Builder`: the ids are optional until
+/// the object ends, and a repeated field overwrites (annotations and tags accumulate).
+#[derive(Default)]
+struct Draft {
+    trace_id: Option<TraceId>,
+    id: Option<SpanId>,
+    parent_id: Option<SpanId>,
+    kind: Option<Kind>,
+    name: Option<CompactString>,
+    /// Zero (Zipkin's "absent") after a negative input.
+    timestamp: Option<u64>,
+    duration: Option<u64>,
+    local_endpoint: Option<Endpoint>,
+    remote_endpoint: Option<Endpoint>,
+    annotations: Vec<Annotation>,
+    tags: Vec<(CompactString, CompactString)>,
+    debug: bool,
+    shared: bool,
+}
+
+impl Draft {
+    /// Builds the normalised span, or names what is missing as `Span.Builder.build` does.
+    fn finish(self) -> Result<Span, &'static str> {
+        let (trace_id, id) = match (self.trace_id, self.id) {
+            (Some(trace_id), Some(id)) => (trace_id, id),
+            (None, Some(_)) => return Err("Missing : traceId"),
+            (Some(_), None) => return Err("Missing : id"),
+            (None, None) => return Err("Missing : traceId id"),
+        };
+        let mut span = Span {
+            trace_id,
+            parent_id: self.parent_id,
+            id,
+            kind: self.kind,
+            name: self.name,
+            timestamp: self.timestamp,
+            duration: self.duration,
+            local_endpoint: self.local_endpoint,
+            remote_endpoint: self.remote_endpoint,
+            annotations: self.annotations,
+            tags: self.tags,
+            debug: self.debug,
+            shared: self.shared,
+        };
+        span.normalize();
+        Ok(span)
+    }
+}
+
+/// Zipkin's `Builder.timestamp(long)`/`duration(long)`: negative means absent.
+fn non_negative(value: i64) -> u64 {
+    value.max(0) as u64
+}
+
+/// Zipkin's `Endpoint.Builder.port(int)`, for values already known to be at most 65535.
+fn port_from(value: i64) -> Option<u16> {
+    (value > 0).then_some(value as u16)
+}
+
+/// The serde_json path. Every function returns `None` as soon as the input is anything but
+/// plain, well-typed JSON v2; the caller then asks the reference path for the answer.
+mod fast {
+    use std::fmt;
+
+    use compact_str::CompactString;
+    use serde::de::{
+        self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+    };
+
+    use super::{non_negative, port_from, Draft};
+    use crate::codec::set_endpoint_ip;
+    use crate::model::{Annotation, Endpoint, Kind, Span, SpanId, TraceId};
+
+    pub(super) fn decode_list(body: &[u8]) -> Option<Vec<Span>> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        // Like Zipkin, nothing after the closing bracket is looked at.
+        de.deserialize_seq(ListVisitor).ok()
+    }
+
+    pub(super) fn decode_one(body: &[u8]) -> Option<Span> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        SpanSeed.deserialize(&mut de).ok()
+    }
+
+    /// The fast path never reports why; the reference path will.
+    fn give_up<E: de::Error>() -> E {
+        E::custom("")
+    }
+
+    macro_rules! expecting {
+        ($what:literal) => {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str($what)
+            }
+        };
+    }
+
+    struct ListVisitor;
+
+    impl<'de> Visitor<'de> for ListVisitor {
+        type Value = Vec<Span>;
+        expecting!("a list of spans");
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Span>, A::Error> {
+            let mut spans = Vec::new();
+            while let Some(span) = seq.next_element_seed(SpanSeed)? {
+                spans.push(span);
+            }
+            Ok(spans)
+        }
+    }
+
+    struct SpanSeed;
+
+    impl<'de> DeserializeSeed<'de> for SpanSeed {
+        type Value = Span;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Span, D::Error> {
+            d.deserialize_map(SpanVisitor)
+        }
+    }
+
+    enum SpanField {
+        TraceId,
+        ParentId,
+        Id,
+        Kind,
+        Name,
+        Timestamp,
+        Duration,
+        LocalEndpoint,
+        RemoteEndpoint,
+        Annotations,
+        Tags,
+        Debug,
+        Shared,
+        Other,
+    }
+
+    impl SpanField {
+        fn of(name: &str) -> Self {
+            match name {
+                "traceId" => Self::TraceId,
+                "parentId" => Self::ParentId,
+                "id" => Self::Id,
+                "kind" => Self::Kind,
+                "name" => Self::Name,
+                "timestamp" => Self::Timestamp,
+                "duration" => Self::Duration,
+                "localEndpoint" => Self::LocalEndpoint,
+                "remoteEndpoint" => Self::RemoteEndpoint,
+                "annotations" => Self::Annotations,
+                "tags" => Self::Tags,
+                "debug" => Self::Debug,
+                "shared" => Self::Shared,
+                _ => Self::Other,
+            }
+        }
+    }
+
+    /// Reads an object key and maps it with `F`.
+    struct Key<F>(F);
+
+    impl<'de, T, F: FnOnce(&str) -> T> DeserializeSeed<'de> for Key<F> {
+        type Value = T;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+            d.deserialize_identifier(StrVisitor(|s: &str| Some((self.0)(s))))
+        }
+    }
+
+    /// Reads a JSON string (borrowed or unescaped) and converts it with `F`; `None` from `F`,
+    /// or any other JSON type, gives up.
+    struct StrVisitor<F>(F);
+
+    impl<'de, T, F: FnOnce(&str) -> Option<T>> Visitor<'de> for StrVisitor<F> {
+        type Value = T;
+        expecting!("a string");
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.0)(v).ok_or_else(give_up)
+        }
+    }
+
+    struct Str<F>(F);
+
+    impl<'de, T, F: FnOnce(&str) -> Option<T>> DeserializeSeed<'de> for Str<F> {
+        type Value = T;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+            d.deserialize_str(StrVisitor(self.0))
+        }
+    }
+
+    /// Pins the closure's argument to a higher-ranked `&str`, which inference alone misses.
+    fn string<T, F: FnOnce(&str) -> Option<T>>(f: F) -> Str<F> {
+        Str(f)
+    }
+
+    fn key<T, F: FnOnce(&str) -> T>(f: F) -> Key<F> {
+        Key(f)
+    }
+
+    fn compact() -> Str<fn(&str) -> Option<CompactString>> {
+        Str(|s| Some(CompactString::from(s)))
+    }
+
+    /// `null` is `None` (Zipkin skips null optional fields); anything else goes to `S`.
+    struct Nullable<S>(S);
+
+    impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Nullable<S> {
+        type Value = Option<S::Value>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_option(NullableVisitor(self.0))
+        }
+    }
+
+    struct NullableVisitor<S>(S);
+
+    impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for NullableVisitor<S> {
+        type Value = Option<S::Value>;
+        expecting!("a value or null");
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            self.0.deserialize(d).map(Some)
+        }
+    }
+
+    /// A JSON integer that fits Java's `long`. Floats, and integers past `i64::MAX` (which
+    /// Gson reads through a double), are left to the reference path.
+    struct Long;
+
+    impl<'de> DeserializeSeed<'de> for Long {
+        type Value = i64;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<i64, D::Error> {
+            d.deserialize_i64(LongVisitor)
+        }
+    }
+
+    struct LongVisitor;
+
+    impl<'de> Visitor<'de> for LongVisitor {
+        type Value = i64;
+        expecting!("an integer");
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| give_up())
+        }
+    }
+
+    struct Bool;
+
+    impl<'de> DeserializeSeed<'de> for Bool {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_bool(BoolVisitor)
+        }
+    }
+
+    struct BoolVisitor;
+
+    impl<'de> Visitor<'de> for BoolVisitor {
+        type Value = bool;
+        expecting!("a boolean");
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+    }
+
+    struct SpanVisitor;
+
+    impl<'de> Visitor<'de> for SpanVisitor {
+        type Value = Span;
+        expecting!("a span");
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Span, A::Error> {
+            let mut d = Draft::default();
+            while let Some(field) = map.next_key_seed(key(SpanField::of))? {
+                match field {
+                    // Unlike the other fields, null ids are errors.
+                    SpanField::TraceId => {
+                        d.trace_id = Some(map.next_value_seed(string(|s| TraceId::parse(s).ok()))?)
+                    }
+                    SpanField::Id => {
+                        d.id = Some(map.next_value_seed(string(|s| SpanId::parse(s).ok()))?)
+                    }
+                    SpanField::ParentId => {
+                        if let Some(parent) =
+                            map.next_value_seed(Nullable(string(|s| SpanId::parse_parent(s).ok())))?
+                        {
+                            d.parent_id = parent;
+                        }
+                    }
+                    SpanField::Kind => {
+                        if let Some(kind) = map.next_value_seed(Nullable(string(Kind::parse)))? {
+                            d.kind = Some(kind);
+                        }
+                    }
+                    SpanField::Name => {
+                        if let Some(name) = map.next_value_seed(Nullable(compact()))? {
+                            d.name = Some(name);
+                        }
+                    }
+                    SpanField::Timestamp => {
+                        if let Some(v) = map.next_value_seed(Nullable(Long))? {
+                            d.timestamp = Some(non_negative(v));
+                        }
+                    }
+                    SpanField::Duration => {
+                        if let Some(v) = map.next_value_seed(Nullable(Long))? {
+                            d.duration = Some(non_negative(v));
+                        }
+                    }
+                    SpanField::LocalEndpoint => {
+                        if let Some(e) = map.next_value_seed(Nullable(EndpointSeed))? {
+                            d.local_endpoint = Some(e);
+                        }
+                    }
+                    SpanField::RemoteEndpoint => {
+                        if let Some(e) = map.next_value_seed(Nullable(EndpointSeed))? {
+                            d.remote_endpoint = Some(e);
+                        }
+                    }
+                    SpanField::Annotations => {
+                        map.next_value_seed(Nullable(AnnotationsSeed(&mut d.annotations)))?;
+                    }
+                    SpanField::Tags => {
+                        map.next_value_seed(Nullable(TagsSeed(&mut d.tags)))?;
+                    }
+                    SpanField::Debug => {
+                        d.debug |= map.next_value_seed(Nullable(Bool))?.unwrap_or(false);
+                    }
+                    SpanField::Shared => {
+                        d.shared |= map.next_value_seed(Nullable(Bool))?.unwrap_or(false);
+                    }
+                    SpanField::Other => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            d.finish().map_err(|_| give_up())
+        }
+    }
+
+    enum EndpointField {
+        ServiceName,
+        Ip,
+        Port,
+        Other,
+    }
+
+    impl EndpointField {
+        fn of(name: &str) -> Self {
+            match name {
+                "serviceName" => Self::ServiceName,
+                // Zipkin parses either field as whichever family the text is.
+                "ipv4" | "ipv6" => Self::Ip,
+                "port" => Self::Port,
+                _ => Self::Other,
+            }
+        }
+    }
+
+    struct EndpointSeed;
+
+    impl<'de> DeserializeSeed<'de> for EndpointSeed {
+        type Value = Endpoint;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Endpoint, D::Error> {
+            d.deserialize_map(EndpointVisitor)
+        }
+    }
+
+    struct EndpointVisitor;
+
+    impl<'de> Visitor<'de> for EndpointVisitor {
+        type Value = Endpoint;
+        expecting!("an endpoint");
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Endpoint, A::Error> {
+            // An endpoint without usable fields comes out empty, and normalisation drops it,
+            // which is where Zipkin's reader ends up too (it returns null).
+            let mut e = Endpoint::default();
+            while let Some(field) = map.next_key_seed(key(EndpointField::of))? {
+                match field {
+                    EndpointField::ServiceName => {
+                        map.next_value_seed(Nullable(string(|s| {
+                            e.set_service_name(s);
+                            Some(())
+                        })))?;
+                    }
+                    EndpointField::Ip => {
+                        map.next_value_seed(Nullable(string(|s| {
+                            set_endpoint_ip(&mut e, s);
+                            Some(())
+                        })))?;
+                    }
+                    EndpointField::Port => {
+                        if let Some(port) = map.next_value_seed(Nullable(Long))? {
+                            // Larger values are Zipkin's "invalid port" error; let the
+                            // reference path say so.
+                            if !(i64::from(i32::MIN)..=0xffff).contains(&port) {
+                                return Err(give_up());
+                            }
+                            e.port = port_from(port);
+                        }
+                    }
+                    EndpointField::Other => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(e)
+        }
+    }
+
+    struct AnnotationsSeed<'a>(&'a mut Vec<Annotation>);
+
+    impl<'de> DeserializeSeed<'de> for AnnotationsSeed<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for AnnotationsSeed<'_> {
+        type Value = ();
+        expecting!("a list of annotations");
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(annotation) = seq.next_element_seed(AnnotationSeed)? {
+                self.0.push(annotation);
+            }
+            Ok(())
+        }
+    }
+
+    struct AnnotationSeed;
+
+    impl<'de> DeserializeSeed<'de> for AnnotationSeed {
+        type Value = Annotation;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Annotation, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    enum AnnotationField {
+        Timestamp,
+        Value,
+        Other,
+    }
+
+    impl AnnotationField {
+        fn of(name: &str) -> Self {
+            match name {
+                "timestamp" => Self::Timestamp,
+                "value" => Self::Value,
+                _ => Self::Other,
+            }
+        }
+    }
+
+    impl<'de> Visitor<'de> for AnnotationSeed {
+        type Value = Annotation;
+        expecting!("an annotation");
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Annotation, A::Error> {
+            let mut timestamp = None;
+            let mut value = None;
+            while let Some(f) = map.next_key_seed(key(AnnotationField::of))? {
+                match f {
+                    // Not nullable: Zipkin reads these without a null check.
+                    AnnotationField::Timestamp => timestamp = Some(map.next_value_seed(Long)?),
+                    AnnotationField::Value => value = Some(map.next_value_seed(compact())?),
+                    AnnotationField::Other => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            match (timestamp, value) {
+                // Negative timestamps cannot be held; the reference path reports them.
+                (Some(ts), Some(value)) if ts >= 0 => Ok(Annotation {
+                    timestamp: ts as u64,
+                    value,
+                }),
+                _ => Err(give_up()),
+            }
+        }
+    }
+
+    struct TagsSeed<'a>(&'a mut Vec<(CompactString, CompactString)>);
+
+    impl<'de> DeserializeSeed<'de> for TagsSeed<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for TagsSeed<'_> {
+        type Value = ();
+        expecting!("tags");
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            // Keys may repeat; `Span::normalize` keeps the last value, as Zipkin's TreeMap.
+            while let Some(key) = map.next_key_seed(key(|s| CompactString::from(s)))? {
+                let value = map.next_value_seed(compact())?;
+                self.0.push((key, value));
+            }
+            Ok(())
+        }
+    }
+}
