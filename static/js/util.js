@@ -2,13 +2,17 @@
 // times, duration parsing, colours. No dependencies, so the model tests can import it in Node.
 
 /**
- * Creates an element: h('div.row.selected', {title: 'x', onclick}, child, 'text', [more]).
+ * Creates an element: h('div#id.row.selected', {title: 'x', onclick}, child, 'text', [more]).
  * Attributes starting with "on" become listeners; `dataset` and `style` objects are merged;
  * null/undefined/false children are skipped.
  */
 export function h(tag, attrs, ...children) {
-  const [name, ...classes] = tag.split('.');
+  const name = /^[^.#]*/.exec(tag)[0];
   const el = document.createElement(name || 'div');
+  const classes = [];
+  for (const [, sigil, value] of tag.slice(name.length).matchAll(/([.#])([^.#]+)/g)) {
+    if (sigil === '#') el.id = value; else classes.push(value);
+  }
   if (classes.length) el.className = classes.join(' ');
   if (attrs) {
     for (const [key, value] of Object.entries(attrs)) {
@@ -18,7 +22,9 @@ export function h(tag, attrs, ...children) {
       } else if (key === 'dataset') {
         Object.assign(el.dataset, value);
       } else if (key === 'style' && typeof value === 'object') {
-        Object.assign(el.style, value);
+        for (const [prop, v] of Object.entries(value)) {
+          if (prop.startsWith('--')) el.style.setProperty(prop, v); else el.style[prop] = v;
+        }
       } else if (key === 'class') {
         el.className = [el.className, value].filter(Boolean).join(' ');
       } else if (key in el && typeof value !== 'string') {
@@ -118,6 +124,8 @@ export function fromLocalInput(value) {
   return new Date(value).getTime();
 }
 
+const HUES = [211, 28, 145, 355, 268, 185, 48, 318, 96, 236, 12, 166, 292, 72, 198, 338, 122, 250];
+
 /** Stable hue per service name so a service keeps its colour across pages and traces. */
 export function serviceHue(name) {
   let hash = 2166136261;
@@ -126,8 +134,9 @@ export function serviceHue(name) {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 16777619);
   }
-  // Golden-angle spread makes neighbouring hash values land on distinct hues.
-  return Math.abs(hash % 360 * 137.508) % 360;
+  // A fixed set of well-separated hues reads better than any hue on the wheel: two
+  // services never end up a barely different purple.
+  return HUES[Math.abs(hash) % HUES.length];
 }
 
 /** CSS colour for a service; the lightness comes from the theme through CSS variables. */

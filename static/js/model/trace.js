@@ -221,12 +221,24 @@ export function traceFacts(rows, root) {
  */
 export function criticalPath(rows, useRaw) {
   const ts = (i) => (useRaw ? rows[i].rawTs : rows[i].ts);
-  const end = (i) => ts(i) + (useRaw ? rows[i].rawDur : rows[i].dur);
+  const ownEnd = (i) => ts(i) + (useRaw ? rows[i].rawDur : rows[i].dur);
+  // Async work can outlive its parent; a subtree ends when its last span does, so the path
+  // follows the work that really finishes last instead of stopping at the parent's end.
+  const subtreeEnd = new Float64Array(rows.length);
+  for (let i = rows.length - 1; i >= 0; i -= 1) {
+    let value = ts(i) ? ownEnd(i) : 0;
+    for (const c of rows[i].children) value = Math.max(value, subtreeEnd[c]);
+    subtreeEnd[i] = value;
+  }
+  const end = (i) => subtreeEnd[i];
   const segments = new Map();
   const add = (i, from, to) => {
-    if (i < 0 || to <= from) return;
+    if (i < 0) return;
+    const a = Math.max(from, ts(i));
+    const b = Math.min(to, ownEnd(i));
+    if (b <= a) return;
     if (!segments.has(i)) segments.set(i, []);
-    segments.get(i).push([from, to]);
+    segments.get(i).push([a, b]);
   };
   const kidsOf = (list) => list.filter((i) => ts(i) > 0).sort((a, b) => end(b) - end(a));
   const tops = rows.filter((r) => r.parent < 0 && ts(r.index) > 0).map((r) => r.index);

@@ -140,7 +140,7 @@ export function mount(container, ctx) {
       s('text', { x: n.width / 2, y: n.height / 2 + 4.5, 'text-anchor': 'middle' }, name)));
     }
     const defs = s('defs', null, Object.entries(LEVEL_COLOURS).map(([level, colour]) =>
-      s('marker', { id: `arrow-${level}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 5, markerHeight: 5, orient: 'auto-start-reverse', markerUnits: 'strokeWidth' },
+      s('marker', { id: `arrow-${level}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, orient: 'auto-start-reverse', markerUnits: 'userSpaceOnUse' },
         s('path', { d: 'M0,0 L10,5 L0,10 z', fill: colour }))));
     root = s('g', null, edgeEls, nodeEls);
     svg = s('svg', { role: 'img', 'aria-label': 'Service dependency graph' }, defs, root);

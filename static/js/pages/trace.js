@@ -419,7 +419,7 @@ function showTrace(container, ctx, rawSpans) {
         st.raw ? 'Showing the times as reported.' : `Its times are shifted by ${-r.shift > 0 ? '+' : ''}${formatDuration(-r.shift)}; use Raw timings to see them as reported.`),
       kv([['Reported start', formatTimestamp(r.rawTs), true], ['Corrected start', formatTimestamp(r.ts), true]])) : null;
 
-    detail.replaceChildren(
+    detail.replaceChildren(...[
       h('div.detail-head', null,
         h('h2#detail-title', null, h('span.svc', { style: { color: serviceColor(r.serviceName) } }, r.serviceName), ': ', r.spanName),
         badges),
@@ -446,7 +446,7 @@ function showTrace(container, ctx, rawSpans) {
       h('section', null, h('details', null, h('summary', null, 'Raw JSON'),
         h('pre.mono', { style: { whiteSpace: 'pre-wrap', wordBreak: 'break-all', fontSize: '11.5px' } },
           JSON.stringify(r.nodes.map((n) => n.raw), null, 2)))),
-    );
+    ].filter(Boolean));
   }
 
   // ---------- collapse ----------
