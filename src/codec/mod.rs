@@ -9,7 +9,12 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::model::Endpoint;
 
+pub mod detect;
+pub mod json_v1;
 pub mod json_v2;
+pub mod proto3;
+pub mod thrift;
+pub mod v1;
 
 /// A message that could not be decoded. Display is exactly Zipkin's message (answered as 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
