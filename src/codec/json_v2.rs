@@ -735,3 +735,195 @@ mod fast {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inputs the fast path must handle itself, covering every field and normalisation.
+    const WELL_FORMED: &[&str] = &[
+        r#"[]"#,
+        r#"[{"traceId":"4d1e00c0db9010db86154a4ba6e91385","parentId":"86154a4ba6e91385","id":"4d1e00c0db9010db","kind":"CLIENT","name":"get","timestamp":1472470996199000,"duration":207000,"localEndpoint":{"serviceName":"frontend","ipv6":"7::0.128.128.127"},"remoteEndpoint":{"serviceName":"backend","ipv4":"192.168.99.101","port":9000},"annotations":[{"timestamp":1472470996238000,"value":"foo"},{"timestamp":1472470996403000,"value":"bar"}],"tags":{"http.path":"/api","clnt/finagle.version":"6.45.0"}}]"#,
+        r#"[{"traceId":"1","id":"2","parentId":"2","name":"Mixed CASE","kind":"SERVER","shared":true,"debug":true,"timestamp":-1,"duration":0,"localEndpoint":{"serviceName":"","ipv4":"::ffff:1.2.3.4","port":-5},"remoteEndpoint":{"ipv6":"2001:DB8::1","port":443,"x":[{}]},"tags":{"b":"1","a":"","b":"2"},"annotations":[{"timestamp":5,"value":"x"},{"timestamp":5,"value":"x"},{"value":"a","timestamp":0}],"unknown":{"a":[null,1.5,"s"]}}]"#,
+        r#" [ {"traceId":"0000000000000000000000000000000a","id":"b","parentId":null,"kind":null,"name":null,"timestamp":null,"duration":null,"localEndpoint":null,"remoteEndpoint":null,"annotations":null,"tags":null,"debug":null,"shared":null} , {"traceId":"a","id":"c","name":"\u4e2a\ud83d\ude00\n\"","tags":{"k\u0041":"v\\"}} ] "#,
+        r#"[{"traceId":"a","id":"b","localEndpoint":{"serviceName":"x"},"localEndpoint":{},"kind":"CLIENT","shared":true,"debug":false}]"#,
+    ];
+
+    /// Inputs the reference path must handle, valid or not.
+    const ODD: &[&str] = &[
+        "",
+        "hello",
+        "[1]",
+        "{}",
+        "[{\"traceId\":\"a\",\"id\":\"b\"}] trailing",
+        "[{\"traceId\":1,\"id\":\"b\",\"timestamp\":\"5\",\"tags\":{\"n\":1}}]",
+        "[{\"traceId\":\"a\",\"id\":\"b\",\"debug\":TRUE,\"name\":NULL}]",
+        "[{\"traceId\":\"a\",\"id\":\"b\",\"name\":\"raw\tcontrol\"}]",
+        "[{\"traceId\":\"a\",\"id\":\"b\",\"annotations\":[{\"timestamp\":-1,\"value\":\"x\"}]}]",
+        "[{\"traceId\":\"a\",\"id\":\"b\",\"localEndpoint\":{\"port\":65536}}]",
+        "[{\"traceId\":\"A\",\"id\":\"b\"}]",
+        "[{\"traceId\":\"a\",\"id\":\"b\",\"kind\":\"nope\"}]",
+        "\u{feff}[{\"traceId\":\"a\",\"id\":\"b\"}]",
+    ];
+
+    fn seeds() -> Vec<Vec<u8>> {
+        WELL_FORMED
+            .iter()
+            .chain(ODD)
+            .map(|s| s.as_bytes().to_vec())
+            .collect()
+    }
+
+    /// Whenever the fast path decodes something, the reference path must agree exactly;
+    /// and the reference path must never panic.
+    #[track_caller]
+    fn assert_paths_agree(body: &[u8]) -> bool {
+        let reference = std::panic::catch_unwind(|| gson::decode_list(body)).unwrap_or_else(|_| {
+            panic!(
+                "reference path panicked on {:?}",
+                String::from_utf8_lossy(body)
+            )
+        });
+        let fast = fast::decode_list(body);
+        if let Some(fast) = &fast {
+            assert_eq!(
+                reference.as_ref().ok(),
+                Some(fast),
+                "paths disagree on {:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let _ = std::panic::catch_unwind(|| gson::decode_one(body)).unwrap_or_else(|_| {
+            panic!(
+                "reference path panicked on {:?}",
+                String::from_utf8_lossy(body)
+            )
+        });
+        fast.is_some_and(|spans| !spans.is_empty())
+    }
+
+    #[test]
+    fn well_formed_input_takes_the_fast_path() {
+        for json in WELL_FORMED {
+            assert!(fast::decode_list(json.as_bytes()).is_some(), "{json}");
+            assert_paths_agree(json.as_bytes());
+        }
+    }
+
+    #[test]
+    fn fast_and_reference_paths_agree_on_seed_inputs() {
+        for body in seeds() {
+            assert_paths_agree(&body);
+        }
+    }
+
+    #[test]
+    fn fast_and_reference_paths_agree_on_mutated_inputs() {
+        // A deterministic xorshift, so a failure reproduces.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        const TOKENS: &[&[u8]] = &[
+            b"\"",
+            b"\\",
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b",",
+            b":",
+            b"null",
+            b"NULL",
+            b"true",
+            b"-",
+            b"0",
+            b"1e5",
+            b"1.5",
+            b" ",
+            b"\n",
+            b"\t",
+            b"\\u",
+            b"\\ud800",
+            b"\xe4\xb8\xaa",
+            b"\xff",
+            b"\"traceId\":\"1\"",
+            b"\"id\":\"2\"",
+            b"\"port\":70000",
+            b"\"timestamp\":-1",
+        ];
+        let seeds = seeds();
+        let mut fast_decodes = 0;
+        for _ in 0..50_000 {
+            let mut body = seeds[(next() % seeds.len() as u64) as usize].clone();
+            for _ in 0..=(next() % 3) {
+                let at = if body.is_empty() {
+                    0
+                } else {
+                    (next() % body.len() as u64) as usize
+                };
+                match next() % 4 {
+                    0 if !body.is_empty() => {
+                        body.remove(at);
+                    }
+                    1 => {
+                        let token = TOKENS[(next() % TOKENS.len() as u64) as usize];
+                        body.splice(at..at, token.iter().copied());
+                    }
+                    2 if !body.is_empty() => body[at] = (next() % 128) as u8,
+                    _ => body.truncate(at),
+                }
+            }
+            fast_decodes += usize::from(assert_paths_agree(&body));
+        }
+        // Many mutants must still be plain JSON v2, or the comparison proves little.
+        assert!(fast_decodes > 1_500, "only {fast_decodes} mutants took the fast path");
+    }
+
+    #[test]
+    fn encoding_omits_absent_and_default_fields() {
+        let span = Span::new(TraceId::parse("a").unwrap(), SpanId::parse("b").unwrap());
+        let mut out = Vec::new();
+        encode_span(&span, &mut out);
+        assert_eq!(
+            out,
+            br#"{"traceId":"000000000000000a","id":"000000000000000b"}"#
+        );
+    }
+
+    #[test]
+    fn encoding_orders_fields_like_zipkins_writer() {
+        let span = Span::builder(
+            TraceId::parse("463ac35c9f6413ad48485a3953bb6124").unwrap(),
+            SpanId::parse("c").unwrap(),
+        )
+        .parent_id(SpanId::parse("b").unwrap())
+        .kind(Kind::Server)
+        .name("n")
+        .timestamp(1)
+        .duration(2)
+        .local_endpoint(Endpoint::service("l").with_ip("10.0.0.1").with_port(1))
+        .remote_endpoint(Endpoint::service("r").with_ip("::1"))
+        .annotation(3, "a")
+        .tag("k", "v")
+        .debug(true)
+        .shared(true)
+        .build();
+        let mut out = Vec::new();
+        encode_span(&span, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            concat!(
+                r#"{"traceId":"463ac35c9f6413ad48485a3953bb6124","parentId":"000000000000000b","#,
+                r#""id":"000000000000000c","kind":"SERVER","name":"n","timestamp":1,"duration":2,"#,
+                r#""localEndpoint":{"serviceName":"l","ipv4":"10.0.0.1","port":1},"#,
+                r#""remoteEndpoint":{"serviceName":"r","ipv6":"::1"},"#,
+                r#""annotations":[{"timestamp":3,"value":"a"}],"tags":{"k":"v"},"#,
+                r#""debug":true,"shared":true}"#
+            )
+        );
+    }
+}
