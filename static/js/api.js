@@ -52,6 +52,19 @@ export const api = {
     cached(`values:${key}`, () => getJson('api/v2/autocompleteValues', { key }).catch(() => [])),
   traces: (params) => getJson('api/v2/traces', params),
   trace: (traceId) => getJson(`api/v2/trace/${encodeURIComponent(traceId)}`),
+  /** The trace's spans and the response text (Download hands out exactly what the server sent). */
+  traceWithText: async (traceId) => {
+    const url = new URL(`api/v2/trace/${encodeURIComponent(traceId)}`, BASE);
+    let response;
+    try {
+      response = await fetch(url, { headers: { Accept: 'application/json' } });
+    } catch (err) {
+      throw new ApiError(0, `Cannot reach the server (${err.message})`);
+    }
+    const text = await response.text();
+    if (!response.ok) throw new ApiError(response.status, text.trim() || `${response.status} ${response.statusText}`);
+    return { text, spans: JSON.parse(text) };
+  },
   dependencies: (endTs, lookback) => getJson('api/v2/dependencies', { endTs, lookback }),
 };
 

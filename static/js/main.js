@@ -76,6 +76,7 @@ async function render() {
     navigate,
     toast,
     uploads,
+    prefetched: takePrefetched,
   }) || null;
 }
 
@@ -87,8 +88,9 @@ function setTheme(theme) {
 
 async function openFile(file) {
   try {
-    const { spans, traceCount } = parseTraceFile(await file.text());
-    uploads.current = { spans, name: file.name };
+    const text = await file.text();
+    const { spans, nested, traceCount } = parseTraceFile(text);
+    uploads.current = { text: nested ? JSON.stringify(spans) : text, name: file.name };
     if (traceCount > 1) toast(`The file holds ${traceCount} traces; showing the first.`, 'info');
     navigate('traceViewer');
   } catch (err) {
@@ -144,8 +146,24 @@ function wireHeader() {
   });
 }
 
+// A trace opened by URL starts downloading before the configuration and page code have
+// loaded, so the three overlap; large traces open that much sooner.
+let prefetch = null;
+function takePrefetched(traceId) {
+  if (!prefetch || prefetch.traceId !== traceId) return null;
+  const { promise } = prefetch;
+  prefetch = null;
+  return promise;
+}
+
 async function start() {
   wireHeader();
+  const first = route();
+  if (first.page === 'trace' && first.traceId) {
+    prefetch = { traceId: first.traceId, promise: api.traceWithText(first.traceId) };
+    prefetch.promise.catch(() => {});
+  }
+  if (PAGES[first.page]) PAGES[first.page]().catch(() => {});
   config = withDefaults(await api.config());
   const nav = document.getElementById('nav-dependency');
   nav.hidden = !config.dependency.enabled;

@@ -30,7 +30,7 @@ function byTimestampThenValue(a, b) {
 }
 
 function uniqueAnnotations(list) {
-  if (list.length < 2) return list.slice(0);
+  if (list.length < 2) return list;
   const sorted = list.slice(0).sort(byTimestampThenValue);
   const out = [sorted[0]];
   for (let i = 1; i < sorted.length; i += 1) {
@@ -40,54 +40,70 @@ function uniqueAnnotations(list) {
   return out;
 }
 
-/** A cleaned copy of one span; the input is not modified. */
+const NO_ANNOTATIONS = Object.freeze([]);
+const NO_TAGS = Object.freeze({});
+
+function lowerId(id, width) {
+  const text = String(id);
+  const lower = text.length === width && !/[A-F]/.test(text) ? text : text.toLowerCase();
+  return lower.length < width ? lower.padStart(width, '0') : lower;
+}
+
+/**
+ * Cleans one span in place and returns it. In place because a 100,000-span trace would
+ * otherwise be copied span by span; callers that need the original keep the response text.
+ * Absent fields are set to undefined rather than deleted, which keeps objects fast.
+ */
 export function cleanSpan(span) {
-  const out = { traceId: normalizeTraceId(span.traceId) };
-  const id = String(span.id).toLowerCase().padStart(16, '0');
+  span.traceId = normalizeTraceId(span.traceId);
+  const id = lowerId(span.id, 16);
+  span.id = id;
   if (span.parentId) {
-    const parentId = String(span.parentId).toLowerCase().padStart(16, '0');
-    if (parentId !== id) out.parentId = parentId;
+    const parentId = lowerId(span.parentId, 16);
+    span.parentId = parentId !== id ? parentId : undefined;
+  } else {
+    span.parentId = undefined;
   }
-  out.id = id;
-  if (span.name && span.name !== 'unknown') out.name = span.name;
-  if (span.kind) out.kind = span.kind;
-  if (span.timestamp) out.timestamp = span.timestamp;
-  if (span.duration) out.duration = span.duration;
-  if (isEndpoint(span.localEndpoint)) out.localEndpoint = { ...span.localEndpoint };
-  if (isEndpoint(span.remoteEndpoint)) out.remoteEndpoint = { ...span.remoteEndpoint };
-  out.annotations = uniqueAnnotations(Array.isArray(span.annotations) ? span.annotations : []);
-  out.tags = span.tags && typeof span.tags === 'object' ? span.tags : {};
-  if (span.debug) out.debug = true;
+  if (!span.name || span.name === 'unknown') span.name = undefined;
+  if (!span.kind) span.kind = undefined;
+  if (!span.timestamp) span.timestamp = undefined;
+  if (!span.duration) span.duration = undefined;
+  if (!isEndpoint(span.localEndpoint)) span.localEndpoint = undefined;
+  if (!isEndpoint(span.remoteEndpoint)) span.remoteEndpoint = undefined;
+  const annotations = span.annotations;
+  span.annotations = Array.isArray(annotations) && annotations.length
+    ? (annotations.length > 1 ? uniqueAnnotations(annotations) : annotations)
+    : NO_ANNOTATIONS;
+  if (!span.tags || typeof span.tags !== 'object') span.tags = NO_TAGS;
+  if (!span.debug) span.debug = undefined;
   // Only a server can share its client's id; the flag on a client is a reporting mistake.
-  if (span.shared && span.kind !== 'CLIENT') out.shared = true;
-  return out;
+  span.shared = span.shared && span.kind !== 'CLIENT' ? true : undefined;
+  return span;
 }
 
 /** Merges two cleaned fragments of the same span; first present value wins. */
 export function mergeSpans(left, right) {
-  const out = { traceId: right.traceId.length > 16 ? right.traceId : left.traceId };
-  const parentId = left.parentId || right.parentId;
-  if (parentId) out.parentId = parentId;
-  out.id = left.id;
-  const name = left.name || right.name;
-  if (name) out.name = name;
-  const kind = left.kind || right.kind;
-  if (kind) out.kind = kind;
-  const timestamp = left.timestamp || right.timestamp;
-  if (timestamp) out.timestamp = timestamp;
-  const duration = left.duration || right.duration;
-  if (duration) out.duration = duration;
   const local = { ...left.localEndpoint, ...right.localEndpoint };
-  if (isEndpoint(local)) out.localEndpoint = local;
   const remote = { ...left.remoteEndpoint, ...right.remoteEndpoint };
-  if (isEndpoint(remote)) out.remoteEndpoint = remote;
-  if (left.annotations.length === 0) out.annotations = right.annotations;
-  else if (right.annotations.length === 0) out.annotations = left.annotations;
-  else out.annotations = uniqueAnnotations(left.annotations.concat(right.annotations));
-  out.tags = { ...left.tags, ...right.tags };
-  if (left.debug || right.debug) out.debug = true;
-  if (left.shared || right.shared) out.shared = true;
-  return out;
+  let annotations;
+  if (left.annotations.length === 0) annotations = right.annotations;
+  else if (right.annotations.length === 0) annotations = left.annotations;
+  else annotations = uniqueAnnotations(left.annotations.concat(right.annotations));
+  return {
+    traceId: right.traceId.length > 16 ? right.traceId : left.traceId,
+    parentId: left.parentId || right.parentId || undefined,
+    id: left.id,
+    name: left.name || right.name || undefined,
+    kind: left.kind || right.kind || undefined,
+    timestamp: left.timestamp || right.timestamp || undefined,
+    duration: left.duration || right.duration || undefined,
+    localEndpoint: isEndpoint(local) ? local : undefined,
+    remoteEndpoint: isEndpoint(remote) ? remote : undefined,
+    annotations,
+    tags: { ...left.tags, ...right.tags },
+    debug: left.debug || right.debug || undefined,
+    shared: left.shared || right.shared || undefined,
+  };
 }
 
 // Client before server for the same id (unshared first; among unshared, CLIENT first).
@@ -131,45 +147,66 @@ function spanOrder(a, b) {
   return compare(a.timestamp, b.timestamp) || compare(a.name, b.name);
 }
 
-/** Cleans and merges the raw spans of one trace; returns a new, sorted list. */
+/**
+ * Cleans (in place) and merges the raw spans of one trace. The result is in no particular
+ * order: the tree orders children by time and picks the root itself (see tree.js).
+ */
 export function mergeById(spans) {
   if (spans.length === 0) return [];
   let traceId;
-  const cleaned = new Array(spans.length);
+  // Most ids have one span (or a client and its server); only groups need the careful merge,
+  // so group by id instead of sorting the whole trace by id.
+  const groups = new Map();
   for (let i = 0; i < spans.length; i += 1) {
     const span = cleanSpan(spans[i]);
     if (!traceId || traceId.length !== 32) traceId = span.traceId;
-    cleaned[i] = span;
+    const group = groups.get(span.id);
+    if (group === undefined) groups.set(span.id, span);
+    else if (Array.isArray(group)) group.push(span);
+    else groups.set(span.id, [group, span]);
   }
-  if (cleaned.length === 1) return cleaned;
-  cleaned.sort(fragmentOrder);
 
   const out = [];
-  let last;
-  for (let i = 0; i < cleaned.length; i += 1) {
-    let span = cleaned[i];
-    if (span.traceId !== traceId) span.traceId = traceId;
-    const host = span.localEndpoint ? { ...span.localEndpoint } : {};
-    while (i + 1 < cleaned.length) {
-      const next = cleaned[i + 1];
-      if (next.id !== span.id) break;
-      if (!!span.shared !== !!next.shared || !sameHost(host, next.localEndpoint)) break;
-      span = mergeSpans(span, next);
-      i += 1;
+  for (const group of groups.values()) {
+    if (!Array.isArray(group)) {
+      if (group.traceId !== traceId) group.traceId = traceId;
+      out.push(group);
+      continue;
     }
-    if (last && last.id === span.id) {
-      // Older instrumentation shares the client's id without setting `shared`.
-      if (last.kind === 'CLIENT' && span.kind === 'SERVER' && !span.shared) span.shared = true;
-      if (span.shared && !span.parentId && last.parentId) span.parentId = last.parentId;
+    group.sort(fragmentOrder);
+    let last;
+    for (let i = 0; i < group.length; i += 1) {
+      let span = group[i];
+      if (span.traceId !== traceId) span.traceId = traceId;
+      const host = span.localEndpoint ? { ...span.localEndpoint } : {};
+      while (i + 1 < group.length) {
+        const next = group[i + 1];
+        if (!!span.shared !== !!next.shared || !sameHost(host, next.localEndpoint)) break;
+        span = mergeSpans(span, next);
+        i += 1;
+      }
+      if (last) {
+        // Older instrumentation shares the client's id without setting `shared`.
+        if (last.kind === 'CLIENT' && span.kind === 'SERVER' && !span.shared) span.shared = true;
+        if (span.shared && !span.parentId && last.parentId) span.parentId = last.parentId;
+      }
+      last = span;
+      out.push(span);
     }
-    last = span;
-    out.push(span);
   }
 
-  out.sort(spanOrder);
-  // A lone root marked shared is not a server half of anything in this trace.
-  if (!out[0].parentId && out[0].shared && (out.length === 1 || !out[1].shared)) {
-    delete out[0].shared;
+  // A lone root marked shared is not a server half of anything in this trace. "First" and
+  // "second" are in Zipkin's span order (roots first, then by time and name).
+  let first = 0;
+  let second = -1;
+  for (let i = 1; i < out.length; i += 1) {
+    if (spanOrder(out[i], out[first]) < 0) { second = first; first = i; }
+    else if (second < 0 || spanOrder(out[i], out[second]) < 0) second = i;
   }
+  const root = out[first];
+  if (!root.parentId && root.shared && (second < 0 || !out[second].shared)) root.shared = undefined;
   return out;
 }
+
+/** Zipkin's span order: roots first, a client before its shared server, then time and name. */
+export { spanOrder };

@@ -125,6 +125,15 @@ function newRow(nodes, isLeaf) {
  */
 export function buildRows(root) {
   const rows = [];
+  // Start and duration of the whole trace over every span (so nothing falls off screen),
+  // in both views, gathered on the way as rows.bounds.
+  const bounds = { adjusted: [Infinity, -Infinity], raw: [Infinity, -Infinity] };
+  const widen = (b, span) => {
+    if (!span.timestamp) return;
+    if (span.timestamp < b[0]) b[0] = span.timestamp;
+    const end = span.timestamp + (span.duration || 0);
+    if (end > b[1]) b[1] = end;
+  };
   const top = root.span ? [root] : root.children.slice(0);
   const stack = [];
   for (let i = top.length - 1; i >= 0; i -= 1) stack.push([top[i], 0, -1]);
@@ -144,6 +153,10 @@ export function buildRows(root) {
     }
     if (pulledUp) {
       children = children.sort((a, b) => (a.span.timestamp || 0) - (b.span.timestamp || 0));
+    }
+    for (const n of merged) {
+      widen(bounds.adjusted, n.span);
+      widen(bounds.raw, n.raw);
     }
     const row = newRow(merged, children.length === 0);
     const adjusted = timing(merged, false);
@@ -169,37 +182,25 @@ export function buildRows(root) {
   let lastTop = -1;
   for (const row of rows) if (row.parent < 0) lastTop = row.index;
   if (lastTop >= 0) rows[lastTop].last = true;
+  const toBounds = ([min, max]) => (Number.isFinite(min) ? { start: min, duration: max - min } : { start: 0, duration: 0 });
+  rows.bounds = { adjusted: toBounds(bounds.adjusted), raw: toBounds(bounds.raw) };
   return rows;
 }
 
-/** Start and duration of the whole trace over every span (so nothing falls off screen). */
-export function traceBounds(root, useRaw) {
-  let min = Infinity;
-  let max = -Infinity;
-  traverse(root, (node) => {
-    const span = useRaw ? node.raw : node.span;
-    if (!span.timestamp) return;
-    min = Math.min(min, span.timestamp);
-    max = Math.max(max, span.timestamp + (span.duration || 0));
-  });
-  if (!Number.isFinite(min)) return { start: 0, duration: 0 };
-  return { start: min, duration: max - min };
-}
-
 /** Header facts for the trace page. */
-export function traceFacts(rows, root) {
+export function traceFacts(rows) {
   const services = new Map();
   let depth = 0;
   let error = 'none';
   let spanCount = 0;
   for (const row of rows) {
+    spanCount += row.nodes.length;
     for (const name of row.serviceNames) services.set(name, (services.get(name) || 0) + 1);
     depth = Math.max(depth, row.depth + 1);
     if (row.errorType === 'critical' || error === 'none') {
       error = row.errorType === 'none' ? error : row.errorType;
     }
   }
-  traverse(root, () => { spanCount += 1; });
   const first = rows[0];
   return {
     rootService: first ? first.serviceName : 'unknown',

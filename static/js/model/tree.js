@@ -5,6 +5,8 @@
 // Everything is iterative: traces can be 100,000 spans long and deep enough to overflow
 // a recursive walk.
 
+import { compare, spanOrder } from './clean.js';
+
 /** A tree node; `span` is undefined for the synthetic root of a headless trace. */
 export class SpanNode {
   constructor(span) {
@@ -15,91 +17,108 @@ export class SpanNode {
     this.shift = 0;
     // The span as reported, kept so the UI can show raw timings.
     this.raw = span;
+    this.seen = false;
   }
 }
 
+// Key of a shared span: its id qualified by host, as two servers may answer one client id.
 function endpointKey(id, endpoint) {
-  return `${id}-${endpoint ? JSON.stringify(endpoint) : 'x'}`;
+  if (!endpoint) return `${id}-x`;
+  return `${id}-${endpoint.serviceName || ''}|${endpoint.ipv4 || ''}|${endpoint.ipv6 || ''}|${endpoint.port || ''}`;
 }
 
+// Children by start time, then name (Zipkin sorts spans by both before building).
 function byTimestamp(a, b) {
-  const x = a.span && a.span.timestamp;
-  const y = b.span && b.span.timestamp;
-  if (!x && !y) return 0;
-  if (!x) return -1;
-  if (!y) return 1;
-  return x - y;
+  const x = a.span.timestamp;
+  const y = b.span.timestamp;
+  if (x !== y) {
+    if (!x) return -1;
+    if (!y) return 1;
+    return x - y;
+  }
+  return compare(a.span.name, b.span.name);
 }
 
 /** Builds the tree of already-merged spans (see clean.js mergeById); returns the root node. */
 export function buildTree(spans) {
   if (spans.length === 0) return new SpanNode(undefined);
-  const spanToParent = new Map();
-  const keyToNode = new Map();
+  // Shared (server) spans are addressed by id and host; everything else by id.
+  const sharedKeys = new Set();
+  const sharedIds = new Set();
   for (const span of spans) {
-    if (span.shared) spanToParent.set(endpointKey(span.id, span.localEndpoint), span.id);
-    else spanToParent.set(span.id, span.parentId);
+    if (!span.shared) continue;
+    sharedKeys.add(endpointKey(span.id, span.localEndpoint));
+    sharedIds.add(span.id);
   }
 
+  // The root is the first parentless span in Zipkin's order (earliest, then by name);
+  // other parentless spans are attributed to it.
+  let rootIndex = -1;
+  for (let i = 0; i < spans.length; i += 1) {
+    const span = spans[i];
+    if (span.shared || span.parentId) continue;
+    if (rootIndex < 0 || spanOrder(span, spans[rootIndex]) < 0) rootIndex = i;
+  }
+
+  const keyToNode = new Map();
+  const nodes = new Array(spans.length);
+  const parentKeys = new Array(spans.length);
   let root;
-  for (const span of spans) {
-    const key = span.shared ? endpointKey(span.id, span.localEndpoint) : span.id;
-    const plainKey = span.localEndpoint ? (span.shared ? endpointKey(span.id, undefined) : span.id) : key;
-    let parent;
+  for (let i = 0; i < spans.length; i += 1) {
+    const span = spans[i];
+    const node = new SpanNode(span);
+    nodes[i] = node;
+    let parentKey;
     if (span.shared) {
-      parent = span.id;
+      // A server sharing its client's id hangs under that client.
+      parentKey = span.id;
     } else if (span.parentId) {
       // A local span under a shared server span on the same host belongs to that server half.
-      const sharedParent = endpointKey(span.parentId, span.localEndpoint);
-      if (spanToParent.get(sharedParent)) {
-        spanToParent.set(plainKey, sharedParent);
-        parent = sharedParent;
-      } else {
-        parent = span.parentId;
-      }
+      const sharedParent = sharedIds.has(span.parentId) ? endpointKey(span.parentId, span.localEndpoint) : undefined;
+      parentKey = sharedParent !== undefined && sharedKeys.has(sharedParent) ? sharedParent : span.parentId;
     }
-    const node = new SpanNode(span);
-    if (!parent && !root) {
+    parentKeys[i] = parentKey;
+    if (i === rootIndex) {
       root = node;
-      spanToParent.delete(plainKey);
     } else if (span.shared) {
-      keyToNode.set(key, node);
-      keyToNode.set(plainKey, node);
+      keyToNode.set(endpointKey(span.id, span.localEndpoint), node);
+      keyToNode.set(endpointKey(span.id, undefined), node);
     } else {
-      keyToNode.set(plainKey, node);
+      keyToNode.set(span.id, node);
     }
   }
   if (!root) root = new SpanNode(undefined);
 
-  for (const [key, parentKey] of spanToParent) {
-    const child = keyToNode.get(key);
-    if (!child) continue;
-    const parent = parentKey === undefined ? undefined : keyToNode.get(parentKey);
+  for (let i = 0; i < nodes.length; i += 1) {
+    const child = nodes[i];
+    if (child === root) continue;
+    const key = parentKeys[i];
+    const parent = key === undefined ? undefined : keyToNode.get(key);
+    // Spans whose parent is missing (headless or partial traces) attach to the root.
     const target = parent && parent !== child ? parent : root;
-    if (target === child) continue;
     child.parent = target;
     target.children.push(child);
   }
 
   // A parent cycle (A under B under A) would hide its spans; hang such spans on the root.
-  const seen = new Set();
+  let reached = 0;
   const walk = [root];
+  root.seen = true;
   while (walk.length) {
     const node = walk.pop();
-    seen.add(node);
-    for (const child of node.children) walk.push(child);
+    reached += 1;
+    for (const child of node.children) { child.seen = true; walk.push(child); }
   }
-  const nodes = new Set(keyToNode.values());
-  if (seen.size < nodes.size + (root.span ? 1 : 0)) {
+  if (reached < nodes.length + (root.span ? 0 : 1)) {
     for (const node of nodes) {
-      if (seen.has(node)) continue;
-      if (node.parent) node.parent.children.splice(node.parent.children.indexOf(node), 1);
+      if (node.seen) continue;
+      node.parent.children.splice(node.parent.children.indexOf(node), 1);
       node.parent = root;
       root.children.push(node);
       const below = [node];
       while (below.length) {
         const n = below.pop();
-        seen.add(n);
+        n.seen = true;
         for (const c of n.children) below.push(c);
       }
     }

@@ -36,5 +36,6 @@ export function parseTraceFile(text) {
   if (traceIds.size > 1) {
     throw new Error(`the spans belong to ${traceIds.size} different traces; a file must hold one trace`);
   }
-  return { spans, traceCount: Array.isArray(data[0]) ? data.length : 1 };
+  const nested = Array.isArray(data[0]);
+  return { spans, nested, traceCount: nested ? data.length : 1 };
 }

@@ -23,9 +23,6 @@ const SORTS = {
   shortest: ['Shortest first', (a, b) => a.duration - b.duration],
 };
 
-const FIELDS = ['serviceName', 'remoteServiceName', 'spanName', 'annotationQuery', 'minDuration',
-  'maxDuration', 'lookback', 'startTs', 'endTs', 'millis', 'limit', 'sort'];
-
 /** The lookback preset matching a number of milliseconds, if any. */
 function presetFor(ms) {
   const found = LOOKBACKS.find(([, , value]) => value === ms);
@@ -267,4 +264,3 @@ export function mount(container, ctx) {
   return () => { state.alive = false; suggest.cancel(); };
 }
 
-export { FIELDS };

@@ -5,7 +5,7 @@
 
 import { api } from '../api.js';
 import {
-  processTrace, buildRows, traceBounds, traceFacts, criticalPath, rowDetail, searchText, formatEndpoint,
+  processTrace, buildRows, traceFacts, criticalPath, rowDetail, searchText, formatEndpoint,
 } from '../model/trace.js';
 import {
   h, esc, formatDuration, formatTimestamp, formatRelative, serviceHue, serviceColor, plural, debounce,
@@ -24,17 +24,20 @@ export function mount(container, ctx) {
   performance.mark('zipwire:trace-start');
   let cleanup = () => {};
 
+  // Uploaded spans are cleaned in place when shown, so each visit parses the file text again.
   const load = ctx.uploaded
-    ? (ctx.uploads.current ? Promise.resolve(ctx.uploads.current.spans) : Promise.resolve(null))
-    : api.trace(ctx.traceId);
-  load.then((spans) => {
+    ? Promise.resolve(ctx.uploads.current
+      ? { text: ctx.uploads.current.text, spans: JSON.parse(ctx.uploads.current.text) }
+      : null)
+    : (ctx.prefetched(ctx.traceId) || api.traceWithText(ctx.traceId));
+  load.then((loaded) => {
     if (!alive.value) return;
-    if (spans === null) {
+    if (loaded === null) {
       container.replaceChildren(uploadPrompt());
       return;
     }
     performance.mark('zipwire:trace-fetched');
-    cleanup = showTrace(container, ctx, spans);
+    cleanup = showTrace(container, ctx, loaded.spans, loaded.text);
   }).catch((err) => {
     if (!alive.value) return;
     const message = err.status === 404 ? `No trace found with ID ${ctx.traceId}` : `Cannot load trace: ${err.message}`;
@@ -52,15 +55,15 @@ function uploadPrompt() {
     h('p.hint', null, 'Expected: a JSON list of Zipkin v2 spans, as produced by Download JSON.'));
 }
 
-function showTrace(container, ctx, rawSpans) {
+function showTrace(container, ctx, rawSpans, rawText) {
   if (!Array.isArray(rawSpans) || rawSpans.length === 0) {
     container.replaceChildren(h('section.empty', null, h('h2', null, 'Empty trace')));
     return () => {};
   }
   const model = processTrace(rawSpans);
   const rows = buildRows(model.root);
-  const facts = traceFacts(rows, model.root);
-  const bounds = { adjusted: traceBounds(model.root, false), raw: traceBounds(model.root, true) };
+  const facts = traceFacts(rows);
+  const { bounds } = rows;
   performance.mark('zipwire:trace-processed');
 
   const st = {
@@ -405,9 +408,9 @@ function showTrace(container, ctx, rawSpans) {
     const endpoints = [];
     for (const node of r.nodes) {
       const s = node.span;
-      const side = s.kind ? s.kind.toLowerCase() : 'local';
-      if (s.localEndpoint) endpoints.push([`Local (${side})`, formatEndpoint(s.localEndpoint), true]);
-      if (s.remoteEndpoint) endpoints.push([`Remote (${side})`, formatEndpoint(s.remoteEndpoint), true]);
+      const side = s.kind ? ` (${s.kind.toLowerCase()})` : '';
+      if (s.localEndpoint) endpoints.push([`Local${side}`, formatEndpoint(s.localEndpoint), true]);
+      if (s.remoteEndpoint) endpoints.push([`Remote${side}`, formatEndpoint(s.remoteEndpoint), true]);
     }
     const strip = h('div.ann-strip', null, info.annotations.map((a) => h(`span.mark${a.derived ? '.derived' : ''}`, {
       title: `${a.value} at +${formatDuration(a.relative)}`,
@@ -605,7 +608,8 @@ function showTrace(container, ctx, rawSpans) {
   document.addEventListener('keydown', onGlobalKey);
 
   download.addEventListener('click', () => {
-    const blob = new Blob([JSON.stringify(rawSpans)], { type: 'application/json' });
+    // The text as received: the spans themselves were cleaned in place for display.
+    const blob = new Blob([rawText], { type: 'application/json' });
     const url = URL.createObjectURL(blob);
     const a = h('a', { href: url, download: `${model.traceId}.json` });
     document.body.appendChild(a);
