@@ -5,9 +5,18 @@
 //! - [`codec`]: wire formats (JSON v2 today), pure and synchronous.
 //! - [`trace`]: assembling traces: fragment merging, span trees, the dependency linker.
 //! - [`storage`]: the `SpanStore` seam and its backends.
+//! - [`collector`]: the ingest pipeline (decode, count, sample, store) and its transports.
+//! - [`api`]: the Zipkin HTTP API and the one error type that becomes a response.
+//! - [`ui`]: the embedded web UI.
+//! - [`config`], [`telemetry`], [`app`]: configuration, logging, and the wiring.
 
+pub mod api;
+pub mod app;
 pub mod codec;
+pub mod collector;
+pub mod config;
 pub mod model;
 pub mod storage;
+pub mod telemetry;
 pub mod trace;
 pub mod ui;

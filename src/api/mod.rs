@@ -1,0 +1,61 @@
+//! The Zipkin HTTP API: `/api/v2` reads (also under `/zipkin/api/v2` for the UI), health,
+//! info and metrics, and the single [`ApiError`] type that becomes a response.
+
+mod admin;
+mod error;
+mod params;
+mod query;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+
+pub use error::ApiError;
+
+use crate::collector::{CollectorMetrics, Transport};
+use crate::storage::SpanStore;
+
+/// Settings of the read API.
+#[derive(Debug, Clone)]
+pub struct QuerySettings {
+    /// `QUERY_LOOKBACK`: default lookback (ms) of searches and dependency queries.
+    pub default_lookback: i64,
+    /// `QUERY_TIMEOUT`: per-request timeout of reads; `None` disables it.
+    pub timeout: Option<Duration>,
+    /// Cache-Control max-age (seconds) for name lists.
+    pub names_max_age: u32,
+    /// `AUTOCOMPLETE_KEYS`, sorted, as `/api/v2/autocompleteKeys` returns them.
+    pub autocomplete_keys: Vec<String>,
+}
+
+/// State shared by the API handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<dyn SpanStore>,
+    pub settings: Arc<QuerySettings>,
+    /// Size of the last `/api/v2/services` answer: Zipkin caches name lists only once a
+    /// site has more than three services (so a new deployment sees its names at once).
+    pub service_count: Arc<AtomicUsize>,
+}
+
+/// State of the admin endpoints (`/health`, `/info`, `/metrics`).
+#[derive(Clone)]
+pub struct AdminState {
+    pub store: Arc<dyn SpanStore>,
+    pub metrics: Arc<CollectorMetrics>,
+    /// Transports reported by `/metrics`.
+    pub transports: Vec<Transport>,
+}
+
+/// The `/api/v2` read routes, mounted at `/` and under `/zipkin` (Lens's base path).
+pub fn query_router(state: ApiState) -> Router {
+    let api = query::router(state);
+    Router::new().merge(api.clone()).nest("/zipkin", api)
+}
+
+/// Health, info and metrics routes; always mounted, even with the query API disabled.
+pub fn admin_router(state: AdminState) -> Router {
+    admin::router(state)
+}

@@ -1,0 +1,148 @@
+//! HTTP collector: `POST /api/v2/spans` (Zipkin's `ZipkinHttpCollector`).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+
+use super::{Collector, Transport};
+use crate::api::ApiError;
+use crate::codec::{json_v2, DecodeError};
+use crate::model::Span;
+
+/// Bodies larger than this are decoded with `block_in_place`, so one huge POST does not
+/// stall the other requests scheduled on the same async worker.
+const OFFLOAD_DECODE_BYTES: usize = 128 * 1024;
+
+/// Shared state of the HTTP collector routes.
+#[derive(Clone)]
+pub struct HttpCollector {
+    pub collector: Arc<Collector>,
+    pub max_body_size: usize,
+    pub max_decompressed_size: usize,
+}
+
+/// The collector routes; mounted only when `COLLECTOR_HTTP_ENABLED` is true.
+pub fn router(state: HttpCollector) -> Router {
+    let limit = state.max_body_size;
+    Router::new()
+        .route("/api/v2/spans", post(post_spans_v2))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// With the HTTP collector disabled, POSTs are 404 as in Zipkin (not 405, which the GET
+/// route sharing the path would otherwise cause).
+pub fn disabled_router() -> Router {
+    Router::new().route("/api/v2/spans", post(|| async { StatusCode::NOT_FOUND }))
+}
+
+/// Zipkin API `POST /api/v2/spans`: a JSON v2 list of spans. Answers 202 once the spans are
+/// stored (an empty body or `[]` is accepted and ignored), 400 with Zipkin's message for
+/// undecodable input, 413 for oversized bodies, and 503 when storage fails so the sender
+/// can retry.
+async fn post_spans_v2(
+    State(state): State<HttpCollector>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let counters = state.collector.metrics().transport(Transport::Http);
+    counters.increment_messages();
+    let spans = match read_body(&state, &headers, body).and_then(|body| decode(&headers, body)) {
+        Ok(spans) => spans,
+        Err(err) => {
+            counters.increment_messages_dropped();
+            return Err(err);
+        }
+    };
+    let Some(spans) = spans else {
+        return Ok(StatusCode::ACCEPTED);
+    };
+    state.collector.accept(Transport::Http, spans).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// The request body, gunzipped when `Content-Encoding` names gzip, with `[]` mapped to
+/// empty (Zipkin counts it as zero bytes). Counts the decoded size.
+fn read_body(
+    state: &HttpCollector,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
+            "request body exceeds the limit of {} bytes (COLLECTOR_MAX_BODY_SIZE)",
+            state.max_body_size
+        )),
+        _ => ApiError::BadRequest(rejection.body_text()),
+    })?;
+    let gzipped = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"));
+    let body = if gzipped && !body.is_empty() {
+        gunzip(&body, state.max_decompressed_size)?
+    } else {
+        body
+    };
+    let body = if body.as_ref() == b"[]" {
+        Bytes::new()
+    } else {
+        body
+    };
+    state
+        .collector
+        .metrics()
+        .transport(Transport::Http)
+        .add_bytes(body.len());
+    Ok(body)
+}
+
+/// Decompresses at most `limit` bytes; a larger result is refused rather than buffered, so
+/// a small gzip bomb cannot exhaust memory.
+fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, ApiError> {
+    let mut out = Vec::with_capacity((body.len() * 4).min(limit));
+    let mut decoder = flate2::read::GzDecoder::new(body).take(limit as u64 + 1);
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|_| ApiError::BadRequest("Cannot gunzip spans".into()))?;
+    if out.len() > limit {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "decompressed body exceeds the limit of {limit} bytes (COLLECTOR_MAX_DECOMPRESSED_SIZE)"
+        )));
+    }
+    Ok(out.into())
+}
+
+/// Decodes a v2 body; `None` for an empty one.
+fn decode(_headers: &HeaderMap, body: Bytes) -> Result<Option<Vec<Span>>, ApiError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let decode = || decode_json_v2(&body);
+    let spans = if body.len() > OFFLOAD_DECODE_BYTES {
+        tokio::task::block_in_place(decode)
+    } else {
+        decode()
+    }?;
+    Ok(Some(spans))
+}
+
+/// JSON v2 with Zipkin's sniffing: the body must be a list, and a v1 body (with
+/// `binaryAnnotations`) is named as such.
+fn decode_json_v2(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
+    if body.first() != Some(&b'[') {
+        return Err(DecodeError::new("Expected a JSON_V2 encoded list\n"));
+    }
+    if memchr::memmem::find(body, b"yAnnotations\"").is_some() {
+        return Err(DecodeError::new(
+            "Expected a JSON_V2 encoded list, but received: JSON_V1\n",
+        ));
+    }
+    json_v2::decode_spans(body)
+}

@@ -1,0 +1,294 @@
+//! One configuration tree: Zipkin's environment variable names, equivalent `--flags`,
+//! defaults in code, validated at start-up with errors that name the variable.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use clap::builder::BoolishValueParser;
+use clap::Parser;
+
+/// Zipwire, a Zipkin-compatible tracing server. Every flag can also be set with the
+/// environment variable shown (Zipkin's names, so existing deployments keep working).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "zipwire", version, about, max_term_width = 100)]
+pub struct Config {
+    /// Port of the HTTP API, UI and collectors.
+    #[arg(long, env = "QUERY_PORT", default_value_t = 9411)]
+    pub query_port: u16,
+
+    /// Address to listen on.
+    #[arg(long, env = "QUERY_BIND_ADDRESS", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    pub query_bind_address: IpAddr,
+
+    /// Storage backend: `mem` (in-memory, the default) or `postgres`.
+    #[arg(long, env = "STORAGE_TYPE", default_value = "mem", value_parser = ["mem", "postgres"])]
+    pub storage_type: String,
+
+    /// Maximum spans kept by the in-memory store; the oldest traces are evicted first.
+    #[arg(long, env = "MEM_MAX_SPANS", default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub mem_max_spans: u64,
+
+    /// When false, traces are grouped and looked up by the low 64 bits of their id, for
+    /// sites mixing 64- and 128-bit trace ids.
+    #[arg(long, env = "STRICT_TRACE_ID", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub strict_trace_id: bool,
+
+    /// When false, nothing is indexed for search; lookups by trace id still work.
+    #[arg(long, env = "SEARCH_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub search_enabled: bool,
+
+    /// Comma-separated tag keys whose values are offered for autocomplete.
+    // `std::vec::Vec` (not `Vec`) tells clap this is one comma-separated value, not a
+    // repeated flag.
+    #[arg(long, env = "AUTOCOMPLETE_KEYS", default_value = "", value_parser = parse_list)]
+    pub autocomplete_keys: std::vec::Vec<String>,
+
+    /// Default lookback of searches and dependency queries, in milliseconds.
+    #[arg(long, env = "QUERY_LOOKBACK", default_value_t = 86_400_000, value_parser = clap::value_parser!(i64).range(1..))]
+    pub query_lookback: i64,
+
+    /// Timeout of each read request (`11s`, `500ms`, or milliseconds); 0 disables it.
+    #[arg(long, env = "QUERY_TIMEOUT", default_value = "11s", value_parser = parse_duration)]
+    pub query_timeout: Duration,
+
+    /// Seconds that name lists may be cached by browsers (Cache-Control max-age).
+    #[arg(long, env = "QUERY_NAMES_MAX_AGE", default_value_t = 300)]
+    pub query_names_max_age: u32,
+
+    /// Serve the query API (`/api/v2` reads) and the UI.
+    #[arg(long, env = "QUERY_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub query_enabled: bool,
+
+    /// Serve the web UI at /zipkin/ (defaults to QUERY_ENABLED).
+    #[arg(long, env = "UI_ENABLED", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub ui_enabled: Option<bool>,
+
+    /// CORS origins allowed to call the API, comma-separated; `*` allows any.
+    #[arg(long, env = "ZIPKIN_QUERY_ALLOWED_ORIGINS", default_value = "*", value_parser = parse_list)]
+    pub allowed_origins: std::vec::Vec<String>,
+
+    /// Accept spans on POST /api/v2/spans and /api/v1/spans (alias HTTP_COLLECTOR_ENABLED).
+    #[arg(long, env = "COLLECTOR_HTTP_ENABLED", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub collector_http_enabled: Option<bool>,
+
+    /// Fraction of traces to keep (0.0 to 1.0), decided by trace id so a trace is kept or
+    /// dropped whole; debug spans are always kept.
+    #[arg(long, env = "COLLECTOR_SAMPLE_RATE", default_value_t = 1.0, value_parser = parse_rate)]
+    pub collector_sample_rate: f64,
+
+    /// Largest accepted request body (bytes; `KiB`/`MiB` suffixes allowed); larger bodies
+    /// are answered 413.
+    #[arg(long, env = "COLLECTOR_MAX_BODY_SIZE", default_value = "10MiB", value_parser = parse_size)]
+    pub collector_max_body_size: usize,
+
+    /// Largest body after gzip decompression; larger ones are answered 413.
+    #[arg(long, env = "COLLECTOR_MAX_DECOMPRESSED_SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub collector_max_decompressed_size: usize,
+
+    /// Log format: `text` (human) or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
+    /// Log filter in `RUST_LOG` syntax (e.g. `info`, `zipwire=debug`).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+/// Environment variables read by [`Config`]. Zipkin treats an empty value as unset (e.g.
+/// `STORAGE_TYPE=` in a compose file means the default), so these are cleared when empty
+/// before parsing.
+const ENV_NAMES: &[&str] = &[
+    "QUERY_PORT",
+    "QUERY_BIND_ADDRESS",
+    "STORAGE_TYPE",
+    "MEM_MAX_SPANS",
+    "STRICT_TRACE_ID",
+    "SEARCH_ENABLED",
+    "AUTOCOMPLETE_KEYS",
+    "QUERY_LOOKBACK",
+    "QUERY_TIMEOUT",
+    "QUERY_NAMES_MAX_AGE",
+    "QUERY_ENABLED",
+    "UI_ENABLED",
+    "ZIPKIN_QUERY_ALLOWED_ORIGINS",
+    "COLLECTOR_HTTP_ENABLED",
+    "HTTP_COLLECTOR_ENABLED",
+    "COLLECTOR_SAMPLE_RATE",
+    "COLLECTOR_MAX_BODY_SIZE",
+    "COLLECTOR_MAX_DECOMPRESSED_SIZE",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+];
+
+impl Config {
+    /// Reads flags and environment. Exits with clap's message (naming the flag and its
+    /// variable) on invalid input, as a CLI should.
+    pub fn load() -> Self {
+        for name in ENV_NAMES {
+            if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+                std::env::remove_var(name);
+            }
+        }
+        let mut config = Config::parse();
+        if config.collector_http_enabled.is_none() {
+            config.collector_http_enabled = std::env::var("HTTP_COLLECTOR_ENABLED")
+                .ok()
+                .and_then(|v| parse_bool(&v));
+        }
+        config
+    }
+
+    /// Defaults only (no flags, no environment), for tests.
+    pub fn defaults() -> Self {
+        Config::parse_from(["zipwire"])
+    }
+
+    /// The configuration as logged at start-up. Nothing secret is held yet; credentials
+    /// added later (e.g. database passwords) must be masked here.
+    pub fn redacted(&self) -> &Self {
+        self
+    }
+
+    pub fn ui_enabled(&self) -> bool {
+        self.ui_enabled.unwrap_or(self.query_enabled)
+    }
+
+    pub fn http_collector_enabled(&self) -> bool {
+        self.collector_http_enabled.unwrap_or(true)
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_list(value: &str) -> Result<Vec<String>, String> {
+    Ok(value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+fn parse_rate(value: &str) -> Result<f64, String> {
+    let rate: f64 = value
+        .parse()
+        .map_err(|_| format!("'{value}' is not a number"))?;
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!("{rate} is outside 0.0 to 1.0"))
+    }
+}
+
+/// Parses `11s`, `500ms`, `2m`, `1h`, `1d`, or a bare number of milliseconds.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{value}' is not a duration like 11s or 500ms"))?;
+    let millis = match unit.trim() {
+        "" | "ms" => n,
+        "s" => n * 1_000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        other => {
+            return Err(format!(
+                "unknown duration unit '{other}' (use ms, s, m, h or d)"
+            ))
+        }
+    };
+    Ok(Duration::from_millis(millis))
+}
+
+/// Parses a byte size: a number with an optional `B`, `KiB`, `MiB` or `GiB` suffix.
+pub fn parse_size(value: &str) -> Result<usize, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("'{value}' is not a size like 10MiB"))?;
+    let factor = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "KB" | "K" => 1 << 10,
+        "MiB" | "MB" | "M" => 1 << 20,
+        "GiB" | "GB" | "G" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' (use B, KiB, MiB or GiB)"
+            ))
+        }
+    };
+    n.checked_mul(factor)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{value}' is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_zipkin() {
+        let c = Config::defaults();
+        assert_eq!(c.query_port, 9411);
+        assert_eq!(c.storage_type, "mem");
+        assert_eq!(c.mem_max_spans, 500_000);
+        assert!(c.strict_trace_id);
+        assert!(c.search_enabled);
+        assert_eq!(c.query_lookback, 86_400_000);
+        assert_eq!(c.query_timeout, Duration::from_secs(11));
+        assert_eq!(c.allowed_origins, vec!["*"]);
+        assert!(c.http_collector_enabled());
+        assert!(c.ui_enabled());
+        assert_eq!(c.collector_max_body_size, 10 << 20);
+    }
+
+    #[test]
+    fn flags_are_parsed_and_validated() {
+        let c = Config::try_parse_from([
+            "zipwire",
+            "--autocomplete-keys",
+            "http.host, env,",
+            "--strict-trace-id",
+            "false",
+            "--query-enabled",
+            "false",
+        ])
+        .unwrap();
+        assert_eq!(c.autocomplete_keys, vec!["http.host", "env"]);
+        assert!(!c.strict_trace_id);
+        assert!(!c.ui_enabled());
+        let err =
+            Config::try_parse_from(["zipwire", "--collector-sample-rate", "1.5"]).unwrap_err();
+        assert!(err.to_string().contains("COLLECTOR_SAMPLE_RATE"), "{err}");
+        let err = Config::try_parse_from(["zipwire", "--mem-max-spans", "0"]).unwrap_err();
+        assert!(err.to_string().contains("MEM_MAX_SPANS"), "{err}");
+        let err = Config::try_parse_from(["zipwire", "--storage-type", "cassandra"]).unwrap_err();
+        assert!(err.to_string().contains("STORAGE_TYPE"), "{err}");
+    }
+
+    #[test]
+    fn durations_and_sizes_accept_units() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("fast").is_err());
+        assert_eq!(parse_size("64KiB").unwrap(), 65_536);
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("1TB").is_err());
+    }
+}

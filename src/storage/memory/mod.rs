@@ -1,0 +1,720 @@
+//! In-memory storage: the embedded default (`STORAGE_TYPE=mem`).
+//!
+//! Layout, following Zipkin's `InMemoryStorage` semantics but indexed for speed:
+//! - spans live in *buckets* keyed by the low 64 bits of their trace id, as Zipkin groups
+//!   them, so a trace reported with both 64- and 128-bit ids can still be linked and, with
+//!   `STRICT_TRACE_ID=false`, returned as one;
+//! - a bucket holds one *unit* per trace as queries see it: one per full trace id in strict
+//!   mode, one for the whole bucket otherwise. Each unit is indexed by its trace timestamp
+//!   (root span's, else earliest) globally and per local service, so a search walks only
+//!   candidate traces, newest first, and stops at `limit`;
+//! - spans are stored packed (`compact`) with interned names (`interner`);
+//! - `MEM_MAX_SPANS` is enforced before each write by evicting whole buckets, oldest trace
+//!   timestamp first (spans without timestamps go first, as in Zipkin).
+//!
+//! Locking: one `RwLock`, never held across `.await`. Writes hold it only to pack and
+//! index already-decoded spans; long reads (dependencies) work in chunks so ingest is not
+//! stalled behind them.
+
+mod compact;
+mod interner;
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+
+use async_trait::async_trait;
+use compact_str::CompactString;
+use parking_lot::RwLock;
+use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
+
+use self::compact::StoredSpan;
+use self::interner::{Interner, Sym, NONE};
+use super::{check_dependency_window, SpanStore, StorageError, StorageOptions};
+use crate::model::{DependencyLink, QueryRequest, Span, TraceId};
+use crate::trace::DependencyLinker;
+
+/// Spans kept in process memory, bounded by a span count (`MEM_MAX_SPANS`).
+pub struct MemoryStore {
+    options: StorageOptions,
+    max_spans: usize,
+    inner: RwLock<Inner>,
+}
+
+/// A trace as indexed: its timestamp (µs, 0 when no span has one), the bucket, and the
+/// high id bits that select it inside the bucket (always 0 when not strict).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct UnitKey {
+    ts: u64,
+    low: u64,
+    high: u64,
+}
+
+#[derive(Default)]
+struct Bucket {
+    spans: Vec<StoredSpan>,
+    units: SmallVec<[Unit; 1]>,
+    /// Span positions by span id, built once a bucket is large enough that scanning it
+    /// for duplicates on every write would be quadratic.
+    by_id: Option<FxHashMap<u64, SmallVec<[u32; 2]>>>,
+}
+
+#[derive(Default)]
+struct Unit {
+    high: u64,
+    /// Timestamp of the first root span (no parent) that had one; 0 if none yet.
+    root_ts: u64,
+    min_ts: u64,
+    max_ts: u64,
+    /// The timestamp this unit is currently indexed under.
+    indexed_ts: u64,
+    /// Local services of its spans (for the per-service index).
+    services: SmallVec<[Sym; 4]>,
+}
+
+impl Unit {
+    fn trace_ts(&self) -> u64 {
+        if self.root_ts != 0 {
+            self.root_ts
+        } else {
+            self.min_ts
+        }
+    }
+}
+
+/// Buckets at or above this size index their spans by id for de-duplication.
+const BY_ID_THRESHOLD: usize = 32;
+/// Buckets processed per read-lock acquisition when computing dependencies.
+const DEPENDENCY_CHUNK: usize = 256;
+
+struct Inner {
+    strict: bool,
+    search: bool,
+    buckets: FxHashMap<u64, Bucket>,
+    /// Every unit, by trace timestamp: the eviction order and the unfiltered search.
+    by_time: BTreeSet<UnitKey>,
+    /// Units by local service; only when search is enabled.
+    by_service: FxHashMap<Sym, BTreeSet<UnitKey>>,
+    /// Span counts per local service, and per (service, span name) and (service, remote
+    /// service): the name endpoints. Only when search is enabled.
+    service_spans: FxHashMap<Sym, u32>,
+    span_names: FxHashMap<Sym, FxHashMap<Sym, u32>>,
+    remote_names: FxHashMap<Sym, FxHashMap<Sym, u32>>,
+    /// Values of the configured autocomplete keys, counted so eviction can drop them.
+    autocomplete: FxHashMap<Sym, FxHashMap<CompactString, u32>>,
+    /// Interned (and pinned) autocomplete keys.
+    autocomplete_keys: Vec<Sym>,
+    interner: Interner,
+    span_count: usize,
+    /// Largest distance (µs) seen between a unit's indexed timestamp and its earliest
+    /// span, and between it and its latest span; lets a window query over span
+    /// timestamps (dependencies) use the trace-timestamp index.
+    spread_before: u64,
+    spread_after: u64,
+    scratch: Vec<u8>,
+}
+
+impl MemoryStore {
+    pub fn new(options: StorageOptions, max_spans: usize) -> Self {
+        let mut interner = Interner::new();
+        let autocomplete_keys = options
+            .autocomplete_keys
+            .iter()
+            .map(|k| interner.acquire(k))
+            .collect();
+        let inner = Inner {
+            strict: options.strict_trace_id,
+            search: options.search_enabled,
+            buckets: FxHashMap::default(),
+            by_time: BTreeSet::new(),
+            by_service: FxHashMap::default(),
+            service_spans: FxHashMap::default(),
+            span_names: FxHashMap::default(),
+            remote_names: FxHashMap::default(),
+            autocomplete: FxHashMap::default(),
+            autocomplete_keys,
+            interner,
+            span_count: 0,
+            spread_before: 0,
+            spread_after: 0,
+            scratch: Vec::with_capacity(512),
+        };
+        Self {
+            options,
+            max_spans,
+            inner: RwLock::new(inner),
+        }
+    }
+
+    /// Number of spans currently stored.
+    pub fn span_count(&self) -> usize {
+        self.inner.read().span_count
+    }
+
+    /// Stores spans synchronously; [`SpanStore::accept`] is this behind an async face.
+    pub fn accept_sync(&self, spans: &[Span]) {
+        let mut inner = self.inner.write();
+        let incoming = spans.len();
+        if inner.span_count + incoming > self.max_spans {
+            let target = self.max_spans.saturating_sub(incoming);
+            inner.evict_until(target);
+        }
+        for span in spans {
+            inner.insert(span);
+        }
+    }
+}
+
+impl Inner {
+    fn unit_high(&self, trace_id: TraceId) -> u64 {
+        if self.strict {
+            trace_id.high()
+        } else {
+            0
+        }
+    }
+
+    fn insert(&mut self, span: &Span) {
+        let low = span.trace_id.low();
+        let high = self.unit_high(span.trace_id);
+        let stored = StoredSpan::pack(span, &mut self.interner, &mut self.scratch);
+        let bucket = self.buckets.entry(low).or_default();
+        if bucket.contains(&stored) {
+            stored.release(&mut self.interner);
+            return;
+        }
+
+        // Index names before the span moves into the bucket.
+        if self.search && stored.local_service != NONE {
+            let svc = stored.local_service;
+            *self.service_spans.entry(svc).or_default() += 1;
+            if stored.name != NONE {
+                *self
+                    .span_names
+                    .entry(svc)
+                    .or_default()
+                    .entry(stored.name)
+                    .or_default() += 1;
+            }
+            if stored.remote_service != NONE {
+                *self
+                    .remote_names
+                    .entry(svc)
+                    .or_default()
+                    .entry(stored.remote_service)
+                    .or_default() += 1;
+            }
+        }
+        if self.search && !self.autocomplete_keys.is_empty() {
+            for key in self.autocomplete_keys.iter().copied() {
+                if let Some(value) = stored.tag(key) {
+                    *self
+                        .autocomplete
+                        .entry(key)
+                        .or_default()
+                        .entry(CompactString::from(value))
+                        .or_default() += 1;
+                }
+            }
+        }
+
+        let unit_pos = match bucket.units.iter().position(|u| u.high == high) {
+            Some(pos) => pos,
+            None => {
+                bucket.units.push(Unit {
+                    high,
+                    ..Unit::default()
+                });
+                self.by_time.insert(UnitKey { ts: 0, low, high });
+                bucket.units.len() - 1
+            }
+        };
+        let unit = &mut bucket.units[unit_pos];
+        if stored.timestamp != 0 {
+            let ts = stored.timestamp;
+            if stored.parent_id == 0 && unit.root_ts == 0 {
+                unit.root_ts = ts;
+            }
+            unit.min_ts = if unit.min_ts == 0 {
+                ts
+            } else {
+                unit.min_ts.min(ts)
+            };
+            unit.max_ts = unit.max_ts.max(ts);
+        }
+        let new_service = (stored.local_service != NONE
+            && !unit.services.contains(&stored.local_service))
+        .then_some(stored.local_service);
+        if let Some(svc) = new_service {
+            unit.services.push(svc);
+        }
+
+        // Re-index the unit when its timestamp moved, or add it under a new service.
+        let old = UnitKey {
+            ts: unit.indexed_ts,
+            low,
+            high,
+        };
+        let new_ts = unit.trace_ts();
+        if new_ts != unit.indexed_ts {
+            let new = UnitKey {
+                ts: new_ts,
+                low,
+                high,
+            };
+            self.by_time.remove(&old);
+            self.by_time.insert(new);
+            if self.search {
+                for svc in &unit.services {
+                    let set = self.by_service.entry(*svc).or_default();
+                    set.remove(&old);
+                    set.insert(new);
+                }
+            }
+            unit.indexed_ts = new_ts;
+        } else if let (Some(svc), true) = (new_service, self.search) {
+            self.by_service.entry(svc).or_default().insert(old);
+        }
+        if new_ts != 0 {
+            self.spread_before = self.spread_before.max(new_ts - unit.min_ts);
+            self.spread_after = self.spread_after.max(unit.max_ts.saturating_sub(new_ts));
+        }
+
+        bucket.push(stored);
+        self.span_count += 1;
+    }
+
+    /// Evicts whole buckets, oldest trace first, until at most `target` spans remain.
+    fn evict_until(&mut self, target: usize) {
+        while self.span_count > target {
+            let Some(oldest) = self.by_time.first().copied() else {
+                break;
+            };
+            self.evict_bucket(oldest.low);
+        }
+    }
+
+    fn evict_bucket(&mut self, low: u64) {
+        let Some(bucket) = self.buckets.remove(&low) else {
+            return;
+        };
+        for unit in &bucket.units {
+            let key = UnitKey {
+                ts: unit.indexed_ts,
+                low,
+                high: unit.high,
+            };
+            self.by_time.remove(&key);
+            if self.search {
+                for svc in &unit.services {
+                    if let Some(set) = self.by_service.get_mut(svc) {
+                        set.remove(&key);
+                        if set.is_empty() {
+                            self.by_service.remove(svc);
+                        }
+                    }
+                }
+            }
+        }
+        for span in &bucket.spans {
+            if self.search && span.local_service != NONE {
+                let svc = span.local_service;
+                decrement(&mut self.service_spans, svc);
+                if span.name != NONE {
+                    decrement_nested(&mut self.span_names, svc, &span.name);
+                }
+                if span.remote_service != NONE {
+                    decrement_nested(&mut self.remote_names, svc, &span.remote_service);
+                }
+            }
+            if self.search {
+                for key in self.autocomplete_keys.iter().copied() {
+                    if let Some(value) = span.tag(key) {
+                        decrement_nested(&mut self.autocomplete, key, value);
+                    }
+                }
+            }
+            span.release(&mut self.interner);
+        }
+        self.span_count -= bucket.spans.len();
+    }
+
+    /// The spans of one unit, as stored (raw fragments, arrival order).
+    fn unit_spans<'a>(
+        &'a self,
+        bucket: &'a Bucket,
+        high: u64,
+    ) -> impl Iterator<Item = &'a StoredSpan> + 'a {
+        let strict = self.strict;
+        bucket
+            .spans
+            .iter()
+            .filter(move |s| !strict || s.trace_high == high)
+    }
+
+    fn unpack_unit(&self, low: u64, high: u64) -> Vec<Span> {
+        match self.buckets.get(&low) {
+            Some(bucket) => self
+                .unit_spans(bucket, high)
+                .map(|s| s.unpack(low, &self.interner))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn unpack_bucket(&self, bucket: &Bucket, low: u64) -> Vec<Span> {
+        bucket
+            .spans
+            .iter()
+            .map(|s| s.unpack(low, &self.interner))
+            .collect()
+    }
+
+    fn sorted_names<'a>(&self, syms: impl Iterator<Item = &'a Sym>) -> Vec<String> {
+        let mut names: Vec<String> = syms.map(|s| self.interner.resolve(*s).to_owned()).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+impl Bucket {
+    fn contains(&self, stored: &StoredSpan) -> bool {
+        match &self.by_id {
+            Some(index) => index.get(&stored.id).is_some_and(|positions| {
+                positions.iter().any(|&i| self.spans[i as usize] == *stored)
+            }),
+            None => self.spans.iter().any(|s| s == stored),
+        }
+    }
+
+    fn push(&mut self, stored: StoredSpan) {
+        let pos = self.spans.len() as u32;
+        let id = stored.id;
+        self.spans.push(stored);
+        match &mut self.by_id {
+            Some(index) => index.entry(id).or_default().push(pos),
+            None if self.spans.len() >= BY_ID_THRESHOLD => {
+                let mut index: FxHashMap<u64, SmallVec<[u32; 2]>> = FxHashMap::default();
+                for (i, s) in self.spans.iter().enumerate() {
+                    index.entry(s.id).or_default().push(i as u32);
+                }
+                self.by_id = Some(index);
+            }
+            None => {}
+        }
+    }
+}
+
+fn decrement(map: &mut FxHashMap<Sym, u32>, key: Sym) {
+    if let Some(count) = map.get_mut(&key) {
+        *count -= 1;
+        if *count == 0 {
+            map.remove(&key);
+        }
+    }
+}
+
+fn decrement_nested<K, Q>(map: &mut FxHashMap<Sym, FxHashMap<K, u32>>, outer: Sym, inner: &Q)
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    if let Some(counts) = map.get_mut(&outer) {
+        if let Some(count) = counts.get_mut(inner) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(inner);
+            }
+        }
+        if counts.is_empty() {
+            map.remove(&outer);
+        }
+    }
+}
+
+/// A search request with names resolved to symbols. Built under the read lock; `None`
+/// when some required name is not stored at all, so nothing can match.
+struct Matcher<'q> {
+    request: &'q QueryRequest,
+    service: Option<Sym>,
+    remote: Option<Sym>,
+    name: Option<Sym>,
+    /// (annotation value or tag key, tag key symbol if interned, required tag value).
+    terms: Vec<(&'q str, Option<Sym>, &'q str)>,
+}
+
+impl<'q> Matcher<'q> {
+    fn new(request: &'q QueryRequest, interner: &Interner) -> Option<Self> {
+        let resolve = |name: &Option<String>| -> Option<Option<Sym>> {
+            match name {
+                None => Some(None),
+                Some(n) => interner.lookup(n).map(Some),
+            }
+        };
+        let mut terms = Vec::with_capacity(request.annotation_query.len());
+        for (key, value) in &request.annotation_query {
+            let sym = interner.lookup(key);
+            if !value.is_empty() && sym.is_none() {
+                return None;
+            }
+            terms.push((key.as_str(), sym, value.as_str()));
+        }
+        Some(Self {
+            request,
+            service: resolve(&request.service_name)?,
+            remote: resolve(&request.remote_service_name)?,
+            name: resolve(&request.span_name)?,
+            terms,
+        })
+    }
+
+    /// `QueryRequest::test_spans` over packed spans.
+    fn matches<'a>(&self, spans: impl Iterator<Item = &'a StoredSpan>) -> bool {
+        let mut service_ok = self.service.is_none();
+        let mut remote_ok = self.remote.is_none();
+        let mut name_ok = self.name.is_none();
+        let mut duration_ok = self.request.min_duration.is_none();
+        let mut remaining: SmallVec<[bool; 8]> = SmallVec::from_elem(true, self.terms.len());
+        let mut remaining_count = self.terms.len();
+        for span in spans {
+            if let Some(svc) = self.service {
+                if span.local_service != svc {
+                    continue;
+                }
+                service_ok = true;
+            }
+            if remaining_count > 0 {
+                for (i, (key, sym, value)) in self.terms.iter().enumerate() {
+                    if !remaining[i] {
+                        continue;
+                    }
+                    let tag = sym.and_then(|k| span.tag(k));
+                    let hit = if value.is_empty() {
+                        tag.is_some() || span.has_annotation(key)
+                    } else {
+                        tag == Some(*value)
+                    };
+                    if hit {
+                        remaining[i] = false;
+                        remaining_count -= 1;
+                    }
+                }
+            }
+            remote_ok = remote_ok || Some(span.remote_service) == self.remote;
+            name_ok = name_ok || Some(span.name) == self.name;
+            if !duration_ok {
+                let min = self.request.min_duration.unwrap_or(0);
+                duration_ok = span.duration >= min
+                    && self
+                        .request
+                        .max_duration
+                        .is_none_or(|max| span.duration <= max);
+            }
+        }
+        service_ok && remote_ok && name_ok && duration_ok && remaining_count == 0
+    }
+}
+
+#[async_trait]
+impl SpanStore for MemoryStore {
+    async fn accept(&self, spans: Vec<Span>) -> Result<(), StorageError> {
+        self.accept_sync(&spans);
+        Ok(())
+    }
+
+    async fn get_traces(&self, request: &QueryRequest) -> Result<Vec<Vec<Span>>, StorageError> {
+        if !self.options.search_enabled {
+            return Ok(Vec::new());
+        }
+        let start = request.start_micros().max(1) as u64;
+        let end = request.end_micros();
+        if end < start as i64 {
+            return Ok(Vec::new());
+        }
+        let end = end as u64;
+        let inner = self.inner.read();
+        let Some(matcher) = Matcher::new(request, &inner.interner) else {
+            return Ok(Vec::new());
+        };
+        let index = match matcher.service {
+            Some(svc) => match inner.by_service.get(&svc) {
+                Some(index) => index,
+                None => return Ok(Vec::new()),
+            },
+            None => &inner.by_time,
+        };
+        let lower = UnitKey {
+            ts: start,
+            low: 0,
+            high: 0,
+        };
+        let upper = UnitKey {
+            ts: end,
+            low: u64::MAX,
+            high: u64::MAX,
+        };
+        let mut traces = Vec::new();
+        for key in index.range(lower..=upper).rev() {
+            let Some(bucket) = inner.buckets.get(&key.low) else {
+                continue;
+            };
+            if matcher.matches(inner.unit_spans(bucket, key.high)) {
+                traces.push(inner.unpack_unit(key.low, key.high));
+                if traces.len() >= request.limit {
+                    break;
+                }
+            }
+        }
+        Ok(traces)
+    }
+
+    async fn get_trace(&self, trace_id: TraceId) -> Result<Vec<Span>, StorageError> {
+        let inner = self.inner.read();
+        Ok(inner.unpack_unit(trace_id.low(), inner.unit_high(trace_id)))
+    }
+
+    async fn get_traces_by_ids(
+        &self,
+        trace_ids: &[TraceId],
+    ) -> Result<Vec<Vec<Span>>, StorageError> {
+        let inner = self.inner.read();
+        let mut seen: FxHashSet<(u64, u64)> = FxHashSet::default();
+        let mut traces = Vec::new();
+        for id in trace_ids {
+            let key = (id.low(), inner.unit_high(*id));
+            if seen.insert(key) {
+                let spans = inner.unpack_unit(key.0, key.1);
+                if !spans.is_empty() {
+                    traces.push(spans);
+                }
+            }
+        }
+        Ok(traces)
+    }
+
+    async fn get_service_names(&self) -> Result<Vec<String>, StorageError> {
+        let inner = self.inner.read();
+        Ok(inner.sorted_names(inner.service_spans.keys()))
+    }
+
+    async fn get_remote_service_names(
+        &self,
+        service_name: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        let inner = self.inner.read();
+        let names = inner
+            .interner
+            .lookup(&service_name.to_lowercase())
+            .and_then(|svc| inner.remote_names.get(&svc));
+        Ok(names.map_or_else(Vec::new, |n| inner.sorted_names(n.keys())))
+    }
+
+    async fn get_span_names(&self, service_name: &str) -> Result<Vec<String>, StorageError> {
+        let inner = self.inner.read();
+        let names = inner
+            .interner
+            .lookup(&service_name.to_lowercase())
+            .and_then(|svc| inner.span_names.get(&svc));
+        Ok(names.map_or_else(Vec::new, |n| inner.sorted_names(n.keys())))
+    }
+
+    async fn get_dependencies(
+        &self,
+        end_ts: i64,
+        lookback: i64,
+    ) -> Result<Vec<DependencyLink>, StorageError> {
+        check_dependency_window(end_ts, lookback)?;
+        // Zipkin links every trace with a span whose millisecond timestamp is in the window.
+        let start = (end_ts - lookback).max(0) as u64 * 1000;
+        let end = (end_ts as u64).saturating_mul(1000).saturating_add(999);
+        let mut linker = DependencyLinker::new();
+        let mut seen: FxHashSet<u64> = FxHashSet::default();
+        let mut cursor = {
+            let inner = self.inner.read();
+            UnitKey {
+                ts: start.saturating_sub(inner.spread_after).max(1),
+                low: 0,
+                high: 0,
+            }
+        };
+        let mut first = true;
+        loop {
+            let mut batch: Vec<Vec<Span>> = Vec::with_capacity(DEPENDENCY_CHUNK);
+            let done = {
+                let inner = self.inner.read();
+                let range_end = end.saturating_add(inner.spread_before);
+                let lower = if first {
+                    Bound::Included(cursor)
+                } else {
+                    Bound::Excluded(cursor)
+                };
+                let mut done = true;
+                for key in inner.by_time.range((lower, Bound::Unbounded)) {
+                    if key.ts > range_end {
+                        break;
+                    }
+                    cursor = *key;
+                    if !seen.insert(key.low) {
+                        continue;
+                    }
+                    let Some(bucket) = inner.buckets.get(&key.low) else {
+                        continue;
+                    };
+                    if bucket
+                        .spans
+                        .iter()
+                        .any(|s| s.timestamp >= start && s.timestamp <= end)
+                    {
+                        batch.push(inner.unpack_bucket(bucket, key.low));
+                    }
+                    if batch.len() >= DEPENDENCY_CHUNK {
+                        done = false;
+                        break;
+                    }
+                }
+                done
+            };
+            first = false;
+            for trace in &batch {
+                linker.put_trace(trace);
+            }
+            if done {
+                break;
+            }
+        }
+        Ok(linker.link())
+    }
+
+    async fn get_autocomplete_keys(&self) -> Result<Vec<String>, StorageError> {
+        if !self.options.search_enabled {
+            return Ok(Vec::new());
+        }
+        let mut keys = self.options.autocomplete_keys.clone();
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    async fn get_autocomplete_values(&self, key: &str) -> Result<Vec<String>, StorageError> {
+        if key.is_empty() {
+            return Err(StorageError::InvalidArgument("key was empty".into()));
+        }
+        let inner = self.inner.read();
+        let values = inner
+            .interner
+            .lookup(key)
+            .and_then(|k| inner.autocomplete.get(&k));
+        let mut values: Vec<String> =
+            values.map_or_else(Vec::new, |v| v.keys().map(|s| s.to_string()).collect());
+        values.sort_unstable();
+        Ok(values)
+    }
+
+    async fn check(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn name(&self) -> String {
+        "InMemoryStorage{}".into()
+    }
+}
