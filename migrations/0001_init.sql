@@ -101,9 +101,14 @@ CREATE TABLE zipkin_dependency_state (
 );
 INSERT INTO zipkin_dependency_state (singleton, watermark) VALUES (true, NULL);
 
--- Hours below the watermark that received spans after they were aggregated (late or
--- replayed data). Until re-aggregated they are linked on demand.
+-- Hours that received spans after they may have been aggregated (late or replayed data):
+-- one row per write, insert-only so concurrent writers never wait on each other. Until
+-- the aggregation redoes an hour (and deletes exactly the rows it saw), the hour is linked
+-- on demand.
 CREATE TABLE zipkin_dependency_dirty (
-    hour      integer     PRIMARY KEY,
-    marked_at timestamptz NOT NULL
+    id        bigserial   PRIMARY KEY,
+    hour      integer     NOT NULL,
+    marked_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- The aggregation's "marks of this hour" and retention's "marks before this hour".
+CREATE INDEX zipkin_dependency_dirty_hour ON zipkin_dependency_dirty (hour);

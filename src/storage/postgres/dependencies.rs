@@ -1,8 +1,7 @@
 //! `/api/v2/dependencies`: an hourly aggregate plus on-demand linking of the rest.
 //!
-//! Every trace is counted in exactly one UTC hour: the hour of its trace timestamp (the
-//! root span's, else the earliest span's; spans grouped by the low 64 bits of the trace id,
-//! as Zipkin's linker does). A window `[endTs - lookback, endTs]` counts the traces whose
+//! Every trace is counted in exactly one UTC hour: the hour of its earliest span timestamp
+//! (spans grouped by the low 64 bits of the trace id, as Zipkin's linker does). A window `[endTs - lookback, endTs]` counts the traces whose
 //! timestamp lies inside it, computed as
 //! - the sum of `zipkin_dependencies` rows for whole hours inside the window that the
 //!   aggregation has finished (below the watermark and not dirty), plus
@@ -23,7 +22,7 @@ use sqlx::Row;
 use super::codec::{day_of, hour_of, MICROS_PER_HOUR};
 use super::read::{span_from_row, SPAN_COLUMNS};
 use super::{db_error, PostgresStore};
-use crate::model::{trace_timestamp, DependencyLink, Span};
+use crate::model::{DependencyLink, Span};
 use crate::storage::StorageError;
 use crate::trace::DependencyLinker;
 
@@ -120,7 +119,7 @@ impl PostgresStore {
     async fn aggregation_state(&self) -> Result<(Option<i32>, BTreeSet<i32>), StorageError> {
         let row = sqlx::query(
             "SELECT (SELECT watermark FROM zipkin_dependency_state), \
-             ARRAY(SELECT hour FROM zipkin_dependency_dirty)",
+             ARRAY(SELECT DISTINCT hour FROM zipkin_dependency_dirty)",
         )
         .fetch_one(&self.inner.pool)
         .await
@@ -151,8 +150,8 @@ impl PostgresStore {
             let lows: Vec<i64> = lows.into_iter().map(|(l,)| l).collect();
             for chunk in lows.chunks(TRACES_PER_CHUNK) {
                 for spans in self.load_by_low_id(chunk).await?.into_values() {
-                    let in_range = trace_timestamp(&spans)
-                        .is_some_and(|ts| (ts as i64) >= lo && (ts as i64) <= hi);
+                    let in_range =
+                        earliest_timestamp(&spans).is_some_and(|ts| ts >= lo && ts <= hi);
                     if in_range {
                         linker.put_trace(&spans);
                     }
@@ -215,30 +214,18 @@ impl PostgresStore {
         // Settled dirty hours below the watermark come first: they make answers slower
         // (linked on demand) until redone.
         if let Some(w) = watermark {
-            let dirty: Option<(i32, i64)> = sqlx::query_as(
-                "SELECT hour, (extract(epoch FROM marked_at) * 1000000)::int8 \
-                 FROM zipkin_dependency_dirty \
-                 WHERE hour < $1 AND marked_at < now() - make_interval(secs => $2) \
+            let dirty: Option<i32> = sqlx::query_scalar(
+                "SELECT hour FROM zipkin_dependency_dirty WHERE hour < $1 GROUP BY hour \
+                 HAVING max(marked_at) < to_timestamp($2::float8 / 1000000.0) \
                  ORDER BY hour LIMIT 1",
             )
             .bind(w)
-            .bind(DIRTY_SETTLE_SECS as f64)
+            .bind((now_micros - DIRTY_SETTLE_SECS * 1_000_000) as f64)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_error)?;
-            if let Some((hour, marked_at)) = dirty {
-                self.replace_hour(&mut tx, hour).await?;
-                // Only the mark we saw: a writer that marked the hour again meanwhile
-                // changed marked_at, so the hour stays dirty and is redone later.
-                sqlx::query(
-                    "DELETE FROM zipkin_dependency_dirty WHERE hour = $1 \
-                     AND (extract(epoch FROM marked_at) * 1000000)::int8 = $2",
-                )
-                .bind(hour)
-                .bind(marked_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
+            if let Some(hour) = dirty {
+                self.redo_hour(&mut tx, hour).await?;
                 tx.commit().await.map_err(db_error)?;
                 return Ok(true);
             }
@@ -261,27 +248,7 @@ impl PostgresStore {
             None => target,
             Some(ts) => {
                 let hour = hour_of(ts);
-                // Marks on an hour seen for the first time are moot: it is computed now.
-                let seen: Vec<(i64,)> = sqlx::query_as(
-                    "SELECT (extract(epoch FROM marked_at) * 1000000)::int8 \
-                     FROM zipkin_dependency_dirty WHERE hour = $1",
-                )
-                .bind(hour)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                self.replace_hour(&mut tx, hour).await?;
-                if let Some((marked_at,)) = seen.first() {
-                    sqlx::query(
-                        "DELETE FROM zipkin_dependency_dirty WHERE hour = $1 \
-                         AND (extract(epoch FROM marked_at) * 1000000)::int8 = $2",
-                    )
-                    .bind(hour)
-                    .bind(marked_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                }
+                self.redo_hour(&mut tx, hour).await?;
                 hour + 1
             }
         };
@@ -292,6 +259,31 @@ impl PostgresStore {
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(new_watermark < target)
+    }
+
+    /// Re-links one hour and clears the dirty marks that were visible before its spans
+    /// were read. Marks written later (by writes this pass may have missed) stay, so the
+    /// hour is redone again.
+    async fn redo_hour(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        hour: i32,
+    ) -> Result<(), StorageError> {
+        let seen: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM zipkin_dependency_dirty WHERE hour = $1")
+                .bind(hour)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db_error)?;
+        self.replace_hour(tx, hour).await?;
+        if !seen.is_empty() {
+            sqlx::query("DELETE FROM zipkin_dependency_dirty WHERE id = ANY($1)")
+                .bind(&seen)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
     }
 
     /// Links the traces of one hour and replaces that hour's aggregate rows.
@@ -330,6 +322,17 @@ impl PostgresStore {
         }
         Ok(())
     }
+}
+
+/// The time a trace is counted at: its earliest span timestamp. Unlike the search's trace
+/// timestamp (the root span's), it does not depend on which of several parentless
+/// fragments comes first, so the aggregate and on-demand linking always agree.
+fn earliest_timestamp(spans: &[Span]) -> Option<i64> {
+    spans
+        .iter()
+        .filter_map(|s| s.timestamp)
+        .min()
+        .map(|t| t as i64)
 }
 
 fn add(counts: &mut LinkCounts, parent: String, child: String, calls: u64, errors: u64) {

@@ -69,8 +69,8 @@ impl PostgresStore {
         self.ensure_partitions(&days).await
     }
 
-    /// Day numbers of the existing `zipkin_spans` partitions.
-    pub(super) async fn list_partitions(&self) -> Result<Vec<i32>, StorageError> {
+    /// Day numbers (days since 1970-01-01 UTC) of the existing `zipkin_spans` partitions.
+    pub async fn list_partitions(&self) -> Result<Vec<i32>, StorageError> {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
              WHERE i.inhparent = 'zipkin_spans'::regclass",

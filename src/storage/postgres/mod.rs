@@ -34,6 +34,12 @@ use sqlx::ConnectOptions;
 use tokio_util::sync::CancellationToken;
 
 pub use self::config::{ConfigError, PostgresConfig};
+
+/// The search key stored for a `key=value` tag (benchmarks compare against raw SQL).
+#[doc(hidden)]
+pub fn search_key_for_tag(key: &str, value: &str) -> i32 {
+    codec::search_key_tag(key, value)
+}
 use super::{check_dependency_window, SpanStore, StorageError, StorageOptions};
 use crate::model::{DependencyLink, QueryRequest, Span, TraceId};
 
@@ -56,8 +62,6 @@ struct Inner {
     /// Name rows already written for (kind, a, b) with their `last_day`, so steady-state
     /// batches write no name rows at all.
     names: Mutex<HashMap<(u8, String, String), i32>>,
-    /// Dependency hours recently marked dirty by this process, with when.
-    dirty_marks: Mutex<HashMap<i32, std::time::Instant>>,
 }
 
 impl PostgresStore {
@@ -111,7 +115,6 @@ impl PostgresStore {
                 config,
                 partitions: Mutex::new(HashSet::new()),
                 names: Mutex::new(HashMap::new()),
-                dirty_marks: Mutex::new(HashMap::new()),
             }),
         };
         store.ensure_partitions_ahead().await?;

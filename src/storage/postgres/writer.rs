@@ -7,13 +7,13 @@
 //! serialised by the index instead of racing. Rows are sorted by that index's key so two
 //! writers inserting overlapping batches lock in the same order and cannot deadlock.
 //!
-//! Name rows (`/api/v2/services` etc.) and "dirty hour" marks for the dependency
-//! aggregate ride along as extra CTEs of the same statement, only for keys this process
-//! has not written recently, so steady-state batches carry none.
+//! Name rows (`/api/v2/services` etc.) ride along as extra CTEs of the same statement, only
+//! for keys this process has not written yet, so steady-state batches carry none. So do
+//! "dirty hour" marks for the dependency aggregate, only for spans older than the
+//! aggregation's quiet period (late or replayed data).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
 
 use super::codec::{day_of, encode_row, hour_of, SpanRow, MICROS_PER_HOUR};
 use super::{db_error, now_micros, PostgresStore};
@@ -27,9 +27,6 @@ const AUTOCOMPLETE: u8 = 2;
 
 /// The name cache is dropped wholesale past this many entries; it is only an optimisation.
 const NAME_CACHE_LIMIT: usize = 100_000;
-
-/// How often one process re-marks the same dependency hour dirty.
-const DIRTY_MARK_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Spans this much younger than the aggregation's quiet period may already be aggregated
 /// by another instance with a faster clock; they mark their hour dirty too.
@@ -117,17 +114,12 @@ impl PostgresStore {
         // for re-aggregation.
         let late_before =
             now - self.inner.config.dependency_quiet.as_micros() as i64 + CLOCK_MARGIN_MICROS;
-        let marks = self.inner.dirty_marks.lock();
         let mut hours = BTreeSet::new();
         for r in rows {
             if let Some(ts) = r.ts.filter(|&ts| ts < late_before) {
                 let h = hour_of(ts);
                 for hour in [h - 1, h, h + 1] {
-                    if i64::from(hour) * MICROS_PER_HOUR < late_before
-                        && marks
-                            .get(&hour)
-                            .is_none_or(|at| at.elapsed() > DIRTY_MARK_INTERVAL)
-                    {
+                    if i64::from(hour) * MICROS_PER_HOUR < late_before {
                         hours.insert(hour);
                     }
                 }
@@ -151,14 +143,6 @@ impl PostgresStore {
                 for (a, b) in list {
                     names.insert((kind, a, b), extras.day);
                 }
-            }
-        }
-        if !extras.dirty_hours.is_empty() {
-            let mut marks = self.inner.dirty_marks.lock();
-            marks.retain(|_, at| at.elapsed() < DIRTY_MARK_INTERVAL);
-            let now = Instant::now();
-            for h in extras.dirty_hours {
-                marks.insert(h, now);
             }
         }
     }
@@ -245,9 +229,8 @@ impl PostgresStore {
         if !extras.dirty_hours.is_empty() {
             let _ = write!(
                 sql,
-                ", dirty AS (INSERT INTO zipkin_dependency_dirty (hour, marked_at) \
-                 SELECT h, clock_timestamp() FROM UNNEST(${next}::int4[]) AS d(h) \
-                 ON CONFLICT (hour) DO UPDATE SET marked_at = EXCLUDED.marked_at)"
+                ", dirty AS (INSERT INTO zipkin_dependency_dirty (hour) \
+                 SELECT h FROM UNNEST(${next}::int4[]) AS d(h))"
             );
         }
         sql.push_str(" SELECT 1");
@@ -291,4 +274,88 @@ struct Extras {
     remotes: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     dirty_hours: Vec<i32>,
+}
+
+impl PostgresStore {
+    /// Benchmark baseline: writes `spans` as the very rows [`crate::storage::SpanStore::accept`] would,
+    /// with one binary `COPY` in its own transaction and nothing else (no de-duplication,
+    /// no names, no dependency marks). `BENCHMARKS.md` compares ingest against this.
+    #[doc(hidden)]
+    pub async fn copy_rows_for_benchmark(&self, spans: &[Span]) -> Result<(), StorageError> {
+        let now = now_micros();
+        let search = self.options().search_enabled;
+        let rows: Vec<SpanRow> = spans.iter().map(|s| encode_row(s, now, search)).collect();
+        let days: BTreeSet<i32> = rows.iter().map(|r| r.day).collect();
+        self.ensure_partitions(&days).await?;
+
+        let mut buf = Vec::with_capacity(rows.len() * 400);
+        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+        buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+        for r in &rows {
+            buf.extend_from_slice(&13i16.to_be_bytes());
+            for v in [Some(r.trace_id_high), Some(r.trace_id), Some(r.id)] {
+                copy_i64(&mut buf, v);
+            }
+            for v in [r.parent_id, r.ts, r.duration, Some(r.content_hash)] {
+                copy_i64(&mut buf, v);
+            }
+            buf.extend_from_slice(&4i32.to_be_bytes());
+            buf.extend_from_slice(&r.day.to_be_bytes());
+            for s in [&r.local_service, &r.remote_service, &r.name] {
+                copy_bytes(&mut buf, s.as_ref().map(String::as_bytes));
+            }
+            match &r.search_keys {
+                Some(keys) if !keys.is_empty() => {
+                    // One-dimensional int4[]: ndim, has-nulls, element type oid (int4 = 23),
+                    // length and lower bound, then (length, value) per element.
+                    let len = 20 + keys.len() * 8;
+                    buf.extend_from_slice(&(len as i32).to_be_bytes());
+                    for v in [1i32, 0, 23, keys.len() as i32, 1] {
+                        buf.extend_from_slice(&v.to_be_bytes());
+                    }
+                    for k in keys {
+                        buf.extend_from_slice(&4i32.to_be_bytes());
+                        buf.extend_from_slice(&k.to_be_bytes());
+                    }
+                }
+                _ => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+            copy_bytes(&mut buf, Some(&r.body));
+        }
+        buf.extend_from_slice(&(-1i16).to_be_bytes());
+
+        let mut conn = self.inner.pool.acquire().await.map_err(db_error)?;
+        let mut copy = conn
+            .copy_in_raw(
+                "COPY zipkin_spans (trace_id_high, trace_id, id, parent_id, ts, duration, \
+                 content_hash, day, local_service, remote_service, name, search_keys, body) \
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await
+            .map_err(db_error)?;
+        copy.send(buf).await.map_err(db_error)?;
+        copy.finish().await.map_err(db_error)?;
+        Ok(())
+    }
+}
+
+fn copy_i64(buf: &mut Vec<u8>, v: Option<i64>) {
+    match v {
+        Some(v) => {
+            buf.extend_from_slice(&8i32.to_be_bytes());
+            buf.extend_from_slice(&v.to_be_bytes());
+        }
+        None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+}
+
+fn copy_bytes(buf: &mut Vec<u8>, v: Option<&[u8]>) {
+    match v {
+        Some(v) => {
+            buf.extend_from_slice(&(v.len() as i32).to_be_bytes());
+            buf.extend_from_slice(v);
+        }
+        None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
 }
