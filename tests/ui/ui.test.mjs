@@ -30,13 +30,14 @@ const fixtures = {};
 before(async () => {
   server = await startZipwire();
   // Fixtures start a few minutes apart so "newest first" has a known order.
+  // All within the UI's default 15-minute lookback.
   fixtures.yelp = lensTrace('yelp', 2);
   fixtures.skew = lensTrace('skew', 3);
   fixtures.kafka = lensTrace('messaging-kafka', 4);
-  fixtures.smartthings = lensTrace('smartthings-mobile-web-install', 20);
-  fixtures.oauth = lensTrace('smartthings-oauth-authorization', 6);
   fixtures.db = lensTrace('simple-db-p6', 5);
-  fixtures.large = generateTrace(10000, { traceId: TRACES.large, startUs: (Date.now() - 40 * 60000) * 1000 });
+  fixtures.oauth = lensTrace('smartthings-oauth-authorization', 6);
+  fixtures.smartthings = lensTrace('smartthings-mobile-web-install', 11);
+  fixtures.large = generateTrace(10000, { traceId: TRACES.large, startUs: (Date.now() - 13 * 60000) * 1000 });
   for (const spans of Object.values(fixtures)) await postSpans(server.base, spans);
   await waitForTrace(server.base, TRACES.large, 10000);
   await waitForTrace(server.base, TRACES.yelp, 16);
@@ -105,10 +106,10 @@ describe('search page', () => {
 
   test('search by tag finds the trace carrying it', async () => {
     current = 'search-by-tag';
-    await open('?annotationQuery=sql.query');
+    await open('?annotationQuery=mvc.controller.class');
     await page.waitForSelector('.result');
     assert.deepEqual(await resultIds(), [TRACES.db]);
-    assert.equal(await page.inputValue('#f-tags'), 'sql.query');
+    assert.equal(await page.inputValue('#f-tags'), 'mvc.controller.class');
     // key=value, with values suggested for a key listed in AUTOCOMPLETE_KEYS.
     await page.fill('#f-tags', 'kafka.topic=');
     await page.waitForSelector('#f-tag-options option[value="kafka.topic=messages"]', { state: 'attached' });
@@ -245,13 +246,18 @@ describe('trace page', () => {
     await page.keyboard.press('ArrowDown');
     assert.equal(await page.getAttribute('.row.selected', 'data-index'), '0');
     await page.keyboard.press('ArrowDown');
-    assert.equal(await page.getAttribute('.row.selected', 'data-index'), '1');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await page.getAttribute('.row.selected', 'data-index'), '2');
+    assert.match(await page.textContent('#detail-title'), /memcache/, 'the detail panel follows');
     await page.keyboard.press('ArrowLeft');
-    assert.equal(await page.getAttribute('.row.selected', 'data-index'), '0', 'left on a leaf goes to the parent');
+    assert.equal(await page.getAttribute('.row.selected', 'data-index'), '1', 'left on a leaf goes to the parent');
     await page.keyboard.press('ArrowLeft');
-    assert.equal(await page.locator('.row').count(), 1, 'left on an open parent collapses it');
+    assert.equal(await page.locator('.row').count(), 7, 'left on an open parent collapses its 6 descendants');
     await page.keyboard.press('ArrowRight');
     assert.equal(await page.locator('.row').count(), 13);
+    await page.keyboard.press('Enter');
+    assert.equal(await page.locator('.row').count(), 7, 'Enter toggles');
+    await page.keyboard.press('Enter');
     await page.keyboard.press('End');
     assert.equal(await page.getAttribute('.row.selected', 'data-index'), '12');
   });
@@ -333,7 +339,15 @@ describe('dependencies page', () => {
     await page.waitForSelector('#dep-uses');
     assert.match(await page.textContent('#dep-uses'), /app_db\s*4/);
     assert.match(page.url(), /service=bootifulmeters/);
-    assert.ok(await page.locator('#dep-graph .node.faded').count() > 0, 'unrelated services fade');
+    // Focused on one service, the graph shows only it and its neighbours.
+    const focused = await page.$$eval('#dep-graph .node', (els) => els.map((e) => e.dataset.service).sort());
+    assert.deepEqual(focused, ['app_db', 'bootifulmeters']);
+    await page.click('#dep-show-all');
+    await page.waitForFunction((n) => document.querySelectorAll('#dep-graph .edge').length === n, api.length);
+    // The focus picker does the same; yelp-main's neighbourhood makes a legible screenshot.
+    await page.selectOption('#dep-filter', 'yelp-main');
+    await page.waitForSelector('#dep-panel-title:text("yelp-main")');
+    assert.match(await page.textContent('#dep-used-by'), /unknown/);
   });
 });
 
@@ -365,6 +379,26 @@ describe('upload', () => {
     await page.waitForFunction(() => document.querySelectorAll('.toast.error').length === 2);
     assert.match(await page.locator('.toast.error').nth(1).textContent(), /Failed to load file: not valid JSON/);
     assert.equal(new URL(page.url()).pathname, '/zipkin/');
+  });
+});
+
+describe('search disabled', () => {
+  test('the search page explains that search is off and trace lookup still works', async () => {
+    current = 'search-disabled';
+    const off = await startZipwire({ SEARCH_ENABLED: 'false' });
+    try {
+      await postSpans(off.base, fixtures.skew);
+      page = await newPage(browser);
+      await page.goto(`${off.base}/zipkin/`);
+      await page.waitForSelector('.empty h2');
+      assert.match(await page.textContent('.empty'), /Search is disabled/);
+      await page.fill('#goto-input', TRACES.skew);
+      await page.press('#goto-input', 'Enter');
+      await page.waitForSelector('.trace .row');
+      assert.equal(await page.textContent('#fact-spans'), '4');
+    } finally {
+      await off.stop();
+    }
   });
 });
 

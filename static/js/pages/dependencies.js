@@ -1,6 +1,6 @@
 // Dependencies page: the service graph for a time range, laid out left to right by dagre
 // (vendored, MIT), edge thickness by call count and colour by error rate. Clicking a
-// service lists whom it calls and who calls it, with counts.
+// service focuses the graph on it and lists whom it calls and who calls it, with counts.
 
 import dagre from '../../vendor/dagre/dagre.esm.js';
 import { api } from '../api.js';
@@ -88,23 +88,27 @@ export function mount(container, ctx) {
   let root;
   let layout;
 
+  // With a service chosen, only its neighbourhood is laid out: a whole-system graph of
+  // dozens of services is a picture, a service's callers and callees are an answer.
   function draw() {
     if (links.length === 0) {
       graph.replaceChildren(h('div.empty', null, h('h2', null, 'No dependencies'),
         h('p', null, 'No service called another in this time range.')));
       return;
     }
+    const shown = selected ? links.filter((l) => l.parent === selected || l.child === selected) : links;
     const g = new dagre.graphlib.Graph({ multigraph: false });
     g.setGraph({ rankdir: 'LR', nodesep: 28, ranksep: 110, marginx: 30, marginy: 30 });
     g.setDefaultEdgeLabel(() => ({}));
-    const names = [...new Set(links.flatMap((l) => [l.parent, l.child]))];
+    const names = [...new Set(shown.flatMap((l) => [l.parent, l.child]))];
+    if (selected && !names.includes(selected)) names.push(selected);
     for (const name of names) g.setNode(name, { label: name, width: Math.max(90, name.length * 7.6 + 28), height: 34 });
-    for (const link of links) {
+    for (const link of shown) {
       if (link.parent !== link.child) g.setEdge(link.parent, link.child, { link, labelpos: 'c', width: 40, height: 14 });
     }
     dagre.layout(g);
     layout = g;
-    const maxCalls = Math.max(...links.map((l) => l.callCount), 1);
+    const maxCalls = Math.max(...shown.map((l) => l.callCount), 1);
     const edgeEls = [];
     const nodeEls = [];
     for (const e of g.edges()) {
@@ -119,7 +123,7 @@ export function mount(container, ctx) {
         s('path', { d, stroke: LEVEL_COLOURS[level], 'stroke-width': width.toFixed(2), 'marker-end': `url(#arrow-${level})` }),
         s('text', { x: mid.x, y: mid.y - 6, 'text-anchor': 'middle' }, label)));
     }
-    for (const link of links.filter((l) => l.parent === l.child)) {
+    for (const link of shown.filter((l) => l.parent === l.child)) {
       const n = g.node(link.parent);
       const level = errorLevel(link, config.dependency.lowErrorRate, config.dependency.highErrorRate);
       const x = n.x + n.width / 2 - 14;
@@ -151,13 +155,14 @@ export function mount(container, ctx) {
       h('span', null, h('i', { style: { background: LEVEL_COLOURS.high } }), `≥ ${config.dependency.highErrorRate * 100}%`),
       h('span', null, 'thickness: calls'));
     const zoom = h('div.graph-zoom', null,
+      selected ? h('button.btn.small', { type: 'button', id: 'dep-show-all', onclick: () => choose('') }, 'Show all services') : null,
       h('button.btn.small.icon', { type: 'button', title: 'Zoom in', onclick: () => zoomBy(1.25) }, '+'),
       h('button.btn.small.icon', { type: 'button', title: 'Zoom out', onclick: () => zoomBy(0.8) }, '−'),
       h('button.btn.small', { type: 'button', title: 'Fit the graph', onclick: fit }, 'Fit'));
     graph.replaceChildren(svg, legend, zoom);
-    svg.addEventListener('click', () => choose(''));
     fit();
-    if (selected) choose(selected);
+    for (const el of root.querySelectorAll('.node')) el.classList.toggle('selected', el.dataset.service === selected);
+    renderPanel(selected);
   }
 
   function apply() {
@@ -209,20 +214,7 @@ export function mount(container, ctx) {
     const url = new URL(window.location.href);
     if (name) url.searchParams.set('service', name); else url.searchParams.delete('service');
     window.history.replaceState(null, '', url);
-    if (!root) return;
-    const related = new Set([name]);
-    for (const l of links) {
-      if (l.parent === name) related.add(l.child);
-      if (l.child === name) related.add(l.parent);
-    }
-    for (const el of root.querySelectorAll('.node')) {
-      el.classList.toggle('selected', el.dataset.service === name);
-      el.classList.toggle('faded', !!name && !related.has(el.dataset.service));
-    }
-    for (const el of root.querySelectorAll('.edge')) {
-      el.classList.toggle('faded', !!name && el.dataset.parent !== name && el.dataset.child !== name);
-    }
-    renderPanel(name);
+    if (links.length) draw();
   }
 
   function renderPanel(name) {
@@ -241,10 +233,10 @@ export function mount(container, ctx) {
     panel.hidden = false;
     panel.replaceChildren(
       h('section', null, h('h2#dep-panel-title', null, name),
+        h('p.hint', { style: { margin: '4px 0 0' } }, 'Showing this service, its callers and callees.'),
         h('p', { style: { margin: '6px 0 0' } }, h('a', { href: `./?${search}`, 'data-nav': true }, 'Find traces of this service'))),
       h('section', null, h('h3', null, `Uses (${uses.length})`), table(uses, 'child', 'dep-uses')),
       h('section', null, h('h3', null, `Used by (${usedBy.length})`), table(usedBy, 'parent', 'dep-used-by')));
-    if (root) requestAnimationFrame(() => { if (alive.value && layout) fit(); });
   }
 
   return () => {

@@ -87,9 +87,12 @@ export function generateTrace(count, { seed = 42, startUs = Date.now() * 1000 - 
       const offset = Math.floor(rnd() * p.duration * 0.6);
       const duration = Math.max(5, Math.floor((p.duration - offset) * (0.2 + rnd() * 0.7)));
       const error = rnd() < 1 / 60;
-      const rpc = spans.length + 2 <= count && parent.depth < 14 && rnd() < 0.55;
+      // Services only call those after them in SERVICES, so the system is layered (a DAG)
+      // like most real ones, and the dependency graph stays readable.
+      const from = SERVICES.indexOf(parent.service);
+      const rpc = spans.length + 2 <= count && parent.depth < 14 && from < SERVICES.length - 1 && rnd() < 0.55;
       if (rpc) {
-        const target = SERVICES[Math.floor(rnd() * SERVICES.length)];
+        const target = SERVICES[from + 1 + Math.floor(rnd() * (SERVICES.length - from - 1))];
         const spanId = hex(rnd, 16);
         const name = OPERATIONS[Math.floor(rnd() * OPERATIONS.length)];
         const client = {
