@@ -357,6 +357,44 @@ pub fn assert_get_traces_returns(
     }
 }
 
+/// [`assert_get_traces_returns`] and nothing else: exactly the expected traces.
+///
+/// Zipkin's helper tolerates extra traces, which leaves cases about exclusion (the limit,
+/// the window bounds, duration by service) unable to fail when a store returns too much.
+/// Every case gets a fresh store, so their exact answer is known; those cases use this.
+#[track_caller]
+pub fn assert_get_traces_returns_exactly(
+    store: &dyn SpanStore,
+    request: QueryRequestBuilder,
+    expected: Vec<Vec<Span>>,
+) -> impl Future<Output = ()> + '_ {
+    let caller = Location::caller();
+    async move {
+        let request = build_request(request, caller);
+        let actual = get_traces(store, &request, caller).await;
+        let context = format!("getTraces({request:?})");
+        let expected_ids: HashSet<TraceId> = expected
+            .iter()
+            .flat_map(|trace| trace.iter().map(|s| s.trace_id))
+            .collect();
+        let expected_count = expected.len();
+        assert_contains_traces(&actual, expected, &context, caller);
+        if actual.len() != expected_count {
+            let extra: Vec<Vec<Span>> = actual
+                .iter()
+                .filter(|trace| !trace.iter().any(|s| expected_ids.contains(&s.trace_id)))
+                .cloned()
+                .collect();
+            panic!(
+                "{caller}: {context} returned {} traces, expected exactly {expected_count}; \
+                 the unexpected ones:\n{}",
+                actual.len(),
+                describe_traces(&extra)
+            );
+        }
+    }
+}
+
 /// `assertGetTracesReturnsEmpty(request)`.
 #[track_caller]
 pub fn assert_get_traces_returns_empty(
