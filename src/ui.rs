@@ -162,7 +162,7 @@ impl UiState {
         let index = match source {
             Source::Embedded => Assets::get("index.html").map(|file| {
                 let versions = embedded_versions();
-                Rendered::new(render_index(&file.data, base, &versions).into_bytes())
+                Rendered::new(render_index(&file.data, base, &versions, &config_body).into_bytes())
             }),
             Source::Disk(_) => None,
         };
@@ -186,8 +186,14 @@ fn embedded_versions() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Points `<base href>` at the base path and versions asset references (see the module doc).
-fn render_index(html: &[u8], base: &str, versions: &BTreeMap<String, String>) -> String {
+/// Points `<base href>` at the base path, versions asset references (see the module doc)
+/// and inlines `config.json`, which saves the page a request before it can draw anything.
+fn render_index(
+    html: &[u8],
+    base: &str,
+    versions: &BTreeMap<String, String>,
+    config: &[u8],
+) -> String {
     let mut html = String::from_utf8_lossy(html).replace(
         "<base href=\"/zipkin/\">",
         &format!("<base href=\"{base}/\">"),
@@ -206,9 +212,14 @@ fn render_index(html: &[u8], base: &str, versions: &BTreeMap<String, String>) ->
         .map(|(path, hash)| (format!("{base}/{path}"), format!("{base}/{path}?v={hash}")))
         .collect();
     let map = serde_json::json!({ "imports": imports });
+    // `</` cannot end the script element early once written as the JSON escape `<\/`.
+    let config = String::from_utf8_lossy(config).replace("</", "<\\/");
     html.replace(
         "<!-- importmap -->",
-        &format!("<script type=\"importmap\">{map}</script>"),
+        &format!(
+            "<script type=\"importmap\">{map}</script>\n  \
+             <script id=\"zipwire-config\" type=\"application/json\">{config}</script>"
+        ),
     )
 }
 
@@ -239,7 +250,7 @@ async fn index(State(state): State<Arc<UiState>>, headers: HeaderMap) -> Respons
         (Source::Embedded, None) => StatusCode::NOT_FOUND.into_response(),
         (Source::Disk(dir), _) => match read_disk(dir, "index.html") {
             Some(bytes) => {
-                let html = render_index(&bytes, &state.base, &BTreeMap::new());
+                let html = render_index(&bytes, &state.base, &BTreeMap::new(), &state.config.body);
                 uncached(html.into_bytes(), "text/html; charset=utf-8")
             }
             None => StatusCode::NOT_FOUND.into_response(),
@@ -478,6 +489,25 @@ mod tests {
             assert!(html.contains("js/main.js?v="), "entry module is versioned");
             assert!(html.contains("css/app.css?v="), "stylesheet is versioned");
         }
+    }
+
+    #[tokio::test]
+    async fn index_inlines_the_configuration_safely() {
+        let config = UiConfig {
+            environment: "</script><b>".to_owned(),
+            ..UiConfig::default()
+        };
+        let response = router(config)
+            .oneshot(Request::get("/zipkin/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let html = body_text(response).await;
+        let start = html.find("<script id=\"zipwire-config\"").unwrap();
+        let json_start = start + html[start..].find('>').unwrap() + 1;
+        let json_end = json_start + html[json_start..].find("</script>").unwrap();
+        let json: serde_json::Value = serde_json::from_str(&html[json_start..json_end]).unwrap();
+        assert_eq!(json["environment"], "</script><b>");
+        assert_eq!(json["queryLimit"], 10);
     }
 
     #[tokio::test]

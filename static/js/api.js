@@ -42,7 +42,14 @@ function cached(key, load) {
 }
 
 export const api = {
-  config: () => cached('config', () => getJson('config.json').catch(() => ({}))),
+  // The server inlines config.json into index.html; fetching it is the fallback.
+  config: () => cached('config', () => {
+    const inline = document.getElementById('zipwire-config');
+    if (inline) {
+      try { return Promise.resolve(JSON.parse(inline.textContent)); } catch { /* fetch instead */ }
+    }
+    return getJson('config.json').catch(() => ({}));
+  }),
   services: () => cached('services', () => getJson('api/v2/services')),
   remoteServices: (serviceName) =>
     cached(`remote:${serviceName}`, () => getJson('api/v2/remoteServices', { serviceName })),

@@ -80,6 +80,8 @@ function timing(nodes, useRaw) {
   return { timestamp: timestamp || sharedTimestamp || 0, duration: duration || sharedDuration || 0 };
 }
 
+const NO_ROWS = Object.freeze([]);
+
 function newRow(nodes, isLeaf) {
   const row = {
     spanId: nodes[0].span.id,
@@ -103,9 +105,8 @@ function newRow(nodes, isLeaf) {
     if (local && span.kind === 'SERVER') row.serviceName = local;
     else if (isLeaf && remote && span.kind === 'CLIENT' && !row.serviceName) row.serviceName = remote;
     else if (local && !row.serviceName) row.serviceName = local;
-    for (const name of [local, remote]) {
-      if (name && !row.serviceNames.includes(name)) row.serviceNames.push(name);
-    }
+    if (local && !row.serviceNames.includes(local)) row.serviceNames.push(local);
+    if (remote && !row.serviceNames.includes(remote)) row.serviceNames.push(remote);
     if (span.kind && !row.kinds.includes(span.kind)) row.kinds.push(span.kind);
     row.errorType = errorType(span, row.errorType);
     if (Math.abs(node.shift) > Math.abs(row.shift)) row.shift = node.shift;
@@ -113,7 +114,7 @@ function newRow(nodes, isLeaf) {
   }
   row.spanName = row.spanName || 'unknown';
   row.serviceName = row.serviceName || 'unknown';
-  row.serviceNames.sort();
+  if (row.serviceNames.length > 1) row.serviceNames.sort();
   return row;
 }
 
@@ -135,24 +136,30 @@ export function buildRows(root) {
     if (end > b[1]) b[1] = end;
   };
   const top = root.span ? [root] : root.children.slice(0);
+  // Parallel stacks instead of a tuple per span: large traces allocate enough already.
   const stack = [];
-  for (let i = top.length - 1; i >= 0; i -= 1) stack.push([top[i], 0, -1]);
+  const depths = [];
+  const parents = [];
+  for (let i = top.length - 1; i >= 0; i -= 1) { stack.push(top[i]); depths.push(0); parents.push(-1); }
   while (stack.length) {
-    const [node, depth, parent] = stack.pop();
-    const merged = [node];
-    let children = [];
-    let pulledUp = false;
+    const node = stack.pop();
+    const depth = depths.pop();
+    const parent = parents.pop();
+    let merged = null;
     for (const child of node.children) {
-      if (child.span.id === node.span.id) {
-        merged.push(child);
-        for (const grandChild of child.children) children.push(grandChild);
-        pulledUp = true;
-      } else {
-        children.push(child);
-      }
+      if (child.span.id === node.span.id) (merged || (merged = [node])).push(child);
     }
-    if (pulledUp) {
-      children = children.sort((a, b) => (a.span.timestamp || 0) - (b.span.timestamp || 0));
+    let children = node.children;
+    if (merged) {
+      // The server half's children become the row's children, in time order.
+      children = [];
+      for (const child of node.children) {
+        if (child.span.id === node.span.id) for (const grandChild of child.children) children.push(grandChild);
+        else children.push(child);
+      }
+      children.sort((a, b) => (a.span.timestamp || 0) - (b.span.timestamp || 0));
+    } else {
+      merged = [node];
     }
     for (const n of merged) {
       widen(bounds.adjusted, n.span);
@@ -168,11 +175,19 @@ export function buildRows(root) {
     row.index = rows.length;
     row.depth = depth;
     row.parent = parent;
-    row.children = [];
+    row.children = NO_ROWS;
     row.last = false;
-    if (parent >= 0) rows[parent].children.push(row.index);
+    if (parent >= 0) {
+      const p = rows[parent];
+      if (p.children === NO_ROWS) p.children = [row.index];
+      else p.children.push(row.index);
+    }
     rows.push(row);
-    for (let i = children.length - 1; i >= 0; i -= 1) stack.push([children[i], depth + 1, row.index]);
+    for (let i = children.length - 1; i >= 0; i -= 1) {
+      stack.push(children[i]);
+      depths.push(depth + 1);
+      parents.push(row.index);
+    }
   }
   for (let i = rows.length - 1; i >= 0; i -= 1) {
     const row = rows[i];

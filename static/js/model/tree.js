@@ -7,12 +7,15 @@
 
 import { compare, spanOrder } from './clean.js';
 
+// Shared by every leaf until it gets a child: one array less per span for large traces.
+const NO_CHILDREN = Object.freeze([]);
+
 /** A tree node; `span` is undefined for the synthetic root of a headless trace. */
 export class SpanNode {
   constructor(span) {
     this.span = span;
     this.parent = undefined;
-    this.children = [];
+    this.children = NO_CHILDREN;
     // Microseconds subtracted from this span's times by clock-skew correction.
     this.shift = 0;
     // The span as reported, kept so the UI can show raw timings.
@@ -97,7 +100,8 @@ export function buildTree(spans) {
     // Spans whose parent is missing (headless or partial traces) attach to the root.
     const target = parent && parent !== child ? parent : root;
     child.parent = target;
-    target.children.push(child);
+    if (target.children === NO_CHILDREN) target.children = [child];
+    else target.children.push(child);
   }
 
   // A parent cycle (A under B under A) would hide its spans; hang such spans on the root.
@@ -114,7 +118,8 @@ export function buildTree(spans) {
       if (node.seen) continue;
       node.parent.children.splice(node.parent.children.indexOf(node), 1);
       node.parent = root;
-      root.children.push(node);
+      if (root.children === NO_CHILDREN) root.children = [node];
+      else root.children.push(node);
       const below = [node];
       while (below.length) {
         const n = below.pop();
@@ -195,9 +200,11 @@ export function correctClockSkew(root) {
     if (!child.span.parentId && !child.span.shared) return 0;
   }
   let count = 0;
-  const stack = [[root, undefined]];
+  const stack = [root];
+  const skews = [undefined];
   while (stack.length) {
-    const [node, fromParent] = stack.pop();
+    const node = stack.pop();
+    const fromParent = skews.pop();
     const apply = (skew) => {
       if (!ipsMatch(skew.endpoint, node.span.localEndpoint)) return;
       node.span = shifted(node.span, skew.skew);
@@ -208,7 +215,10 @@ export function correctClockSkew(root) {
     if (skew) apply(skew);
     else skew = fromParent;
     if (node.shift !== 0) count += 1;
-    for (let i = node.children.length - 1; i >= 0; i -= 1) stack.push([node.children[i], skew]);
+    for (let i = node.children.length - 1; i >= 0; i -= 1) {
+      stack.push(node.children[i]);
+      skews.push(skew);
+    }
   }
   return count;
 }
