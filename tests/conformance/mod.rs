@@ -31,33 +31,31 @@ pub mod span_store_heavy;
 pub mod strict_trace_id_false;
 pub mod traces;
 
+/// One `#[tokio::test]` running a case against a fresh store from the backend's factory.
+/// Implementation detail of [`conformance_suite!`].
+macro_rules! __conformance_case {
+    ($suite:ident, $case:ident, $options:ident) => {
+        #[tokio::test]
+        async fn $case() {
+            let store =
+                super::conformance_store(crate::conformance::fixtures::options::$options()).await;
+            crate::conformance::$suite::$case(store).await;
+        }
+    };
+}
+
 /// Expands one `#[tokio::test]` per conformance case, grouped in one module per Zipkin
 /// suite (`span_store::get_traces_limit`, `traces::get_trace_deduplicates`, ...).
 ///
-/// The first argument is the store factory: an expression callable as
+/// The argument is the store factory: an expression callable as
 /// `factory(options: StorageOptions)` returning a future of `Arc<dyn SpanStore>` (or of an
 /// `Arc` of a concrete store). It may name items imported where the macro is invoked.
 ///
-/// A backend that cannot meet a case may skip it, with a reason that the test runner
-/// prints next to the ignored test:
-///
-/// ```ignore
-/// conformance_suite!(factory, skip: {
-///     traces::get_trace_deduplicates => "no consumer-side de-duplication",
-/// });
-/// ```
-///
-/// A skipped name that is not a case fails to compile. The test binary must declare this
-/// module as `#[macro_use] mod conformance;` at its root: the expansion refers to
-/// `crate::conformance` and to the helper macro below by name.
+/// Every backend runs every case: there is deliberately no way to skip one. A backend that
+/// cannot meet a case is not conformant yet. The test binary must declare this module as
+/// `#[macro_use] mod conformance;` at its root.
 macro_rules! conformance_suite {
     ($factory:expr $(,)?) => {
-        conformance_suite!($factory, skip: {});
-    };
-    (
-        $factory:expr,
-        skip: { $($suite:ident :: $case:ident => $reason:literal),* $(,)? } $(,)?
-    ) => {
         /// The backend's factory, shared by every generated test.
         async fn conformance_store(
             options: ::zipwire::storage::StorageOptions,
@@ -66,61 +64,35 @@ macro_rules! conformance_suite {
             factory(options).await
         }
 
-        $(
-            // A misspelt skip would otherwise silently run the case.
-            #[allow(unused_imports)]
-            use crate::conformance::$suite::$case as _;
-        )*
-
-        __conformance_cases!([$] $($suite :: $case => $reason),*);
-    };
-}
-
-/// Implementation detail of [`conformance_suite!`]: defines a per-case test macro whose
-/// first rules match the skipped cases (they become `#[ignore = reason]` tests), then
-/// expands every case through it. The `$d` token is a literal `$`, which the nested
-/// `macro_rules!` needs for its own metavariables.
-macro_rules! __conformance_cases {
-    ([$d:tt] $($skip_suite:ident :: $skip_case:ident => $reason:literal),*) => {
-        macro_rules! __conformance_case {
-            $(
-                ($skip_suite, $skip_case, $d options:ident) => {
-                    #[tokio::test]
-                    #[ignore = $reason]
-                    async fn $skip_case() {
-                        let store = super::conformance_store(
-                            crate::conformance::fixtures::options::$d options(),
-                        )
-                        .await;
-                        crate::conformance::$skip_suite::$skip_case(store).await;
-                    }
-                };
-            )*
-            ($d suite:ident, $d case:ident, $d options:ident) => {
-                #[tokio::test]
-                async fn $d case() {
-                    let store = super::conformance_store(
-                        crate::conformance::fixtures::options::$d options(),
-                    )
-                    .await;
-                    crate::conformance::$d suite::$d case(store).await;
-                }
-            };
-        }
-
         /// `ITSpanStore`
         mod span_store {
             __conformance_case!(span_store, all_should_work_when_empty, default);
-            __conformance_case!(span_store, all_should_work_when_no_indexable_data_yet, default);
+            __conformance_case!(
+                span_store,
+                all_should_work_when_no_indexable_data_yet,
+                default
+            );
             __conformance_case!(span_store, consumer_implements_call_execute, default);
             __conformance_case!(span_store, consumer_implements_call_submit, default);
             __conformance_case!(span_store, get_traces_groups_traces_together, default);
             __conformance_case!(span_store, get_traces_considers_bits_above_64bit, default);
-            __conformance_case!(span_store, get_traces_filtering_matches_most_recent_traces, default);
+            __conformance_case!(
+                span_store,
+                get_traces_filtering_matches_most_recent_traces,
+                default
+            );
             __conformance_case!(span_store, get_traces_service_names, default);
-            __conformance_case!(span_store, get_traces_service_names_mixed_trace_id_length, default);
+            __conformance_case!(
+                span_store,
+                get_traces_service_names_mixed_trace_id_length,
+                default
+            );
             __conformance_case!(span_store, get_traces_span_name, default);
-            __conformance_case!(span_store, get_traces_span_name_mixed_trace_id_length, default);
+            __conformance_case!(
+                span_store,
+                get_traces_span_name_mixed_trace_id_length,
+                default
+            );
             __conformance_case!(span_store, get_traces_tags, default);
             __conformance_case!(span_store, get_traces_min_duration, default);
             __conformance_case!(span_store, get_traces_late_duration, default);
@@ -130,10 +102,22 @@ macro_rules! __conformance_cases {
             __conformance_case!(span_store, span_with_problematic_data, default);
             __conformance_case!(span_store, get_traces_duration, default);
             __conformance_case!(span_store, get_traces_absent_when_no_timestamp, default);
-            __conformance_case!(span_store, get_traces_differentiates_debug_from_shared, default);
+            __conformance_case!(
+                span_store,
+                get_traces_differentiates_debug_from_shared,
+                default
+            );
             __conformance_case!(span_store, get_traces_annotation, default);
-            __conformance_case!(span_store, get_traces_multiple_annotations_become_and_filter, default);
-            __conformance_case!(span_store, get_traces_differentiate_on_service_name, default);
+            __conformance_case!(
+                span_store,
+                get_traces_multiple_annotations_become_and_filter,
+                default
+            );
+            __conformance_case!(
+                span_store,
+                get_traces_differentiate_on_service_name,
+                default
+            );
             __conformance_case!(span_store, get_traces_limit, default);
             __conformance_case!(span_store, get_traces_end_ts_and_lookback, default);
             __conformance_case!(span_store, names_go_lowercase, default);
@@ -148,46 +132,123 @@ macro_rules! __conformance_cases {
             __conformance_case!(traces, get_traces_differentiates_debug_from_shared, default);
             __conformance_case!(traces, get_traces_returns_empty_on_not_found, default);
             __conformance_case!(traces, get_trace_deduplicates, default);
+            __conformance_case!(traces, get_trace_deduplicates_large_trace, default);
         }
 
         /// `ITServiceAndSpanNames`
         mod service_and_span_names {
-            __conformance_case!(service_and_span_names, get_local_service_names_includes_local_service_name, default);
-            __conformance_case!(service_and_span_names, get_local_service_names_no_service_name, default);
+            __conformance_case!(
+                service_and_span_names,
+                get_local_service_names_includes_local_service_name,
+                default
+            );
+            __conformance_case!(
+                service_and_span_names,
+                get_local_service_names_no_service_name,
+                default
+            );
             __conformance_case!(service_and_span_names, get_remote_service_names, default);
-            __conformance_case!(service_and_span_names, get_remote_service_names_all_returned, default);
-            __conformance_case!(service_and_span_names, get_remote_service_names_dedupes, default);
-            __conformance_case!(service_and_span_names, get_remote_service_names_no_remote_service_name, default);
-            __conformance_case!(service_and_span_names, get_remote_service_names_service_name_goes_lowercase, default);
-            __conformance_case!(service_and_span_names, get_span_names_does_not_map_name_to_remote_service_name, default);
+            __conformance_case!(
+                service_and_span_names,
+                get_remote_service_names_all_returned,
+                default
+            );
+            __conformance_case!(
+                service_and_span_names,
+                get_remote_service_names_dedupes,
+                default
+            );
+            __conformance_case!(
+                service_and_span_names,
+                get_remote_service_names_no_remote_service_name,
+                default
+            );
+            __conformance_case!(
+                service_and_span_names,
+                get_remote_service_names_service_name_goes_lowercase,
+                default
+            );
+            __conformance_case!(
+                service_and_span_names,
+                get_span_names_does_not_map_name_to_remote_service_name,
+                default
+            );
             __conformance_case!(service_and_span_names, get_span_names, default);
             __conformance_case!(service_and_span_names, get_span_names_all_returned, default);
             __conformance_case!(service_and_span_names, get_span_names_dedupes, default);
             __conformance_case!(service_and_span_names, get_span_names_no_span_name, default);
-            __conformance_case!(service_and_span_names, get_span_names_service_name_goes_lowercase, default);
+            __conformance_case!(
+                service_and_span_names,
+                get_span_names_service_name_goes_lowercase,
+                default
+            );
         }
 
         /// `ITAutocompleteTags`
         mod autocomplete_tags {
-            __conformance_case!(autocomplete_tags, ignores_when_key_not_in_autocomplete_tags, autocomplete_http_host);
-            __conformance_case!(autocomplete_tags, get_tags_and_values, autocomplete_http_host);
+            __conformance_case!(
+                autocomplete_tags,
+                ignores_when_key_not_in_autocomplete_tags,
+                autocomplete_http_host
+            );
+            __conformance_case!(
+                autocomplete_tags,
+                get_tags_and_values,
+                autocomplete_http_host
+            );
         }
 
         /// `ITStrictTraceIdFalse`
         mod strict_trace_id_false {
-            __conformance_case!(strict_trace_id_false, get_traces_128_bit_trace_id, strict_trace_id_false);
-            __conformance_case!(strict_trace_id_false, get_traces_128_bit_trace_id_mixed, strict_trace_id_false);
-            __conformance_case!(strict_trace_id_false, get_trace_retrieves_by_64_or_128_bit_trace_id, strict_trace_id_false);
-            __conformance_case!(strict_trace_id_false, get_trace_retrieves_by_64_or_128_bit_trace_id_mixed, strict_trace_id_false);
-            __conformance_case!(strict_trace_id_false, get_traces_retrieves_by_64_or_128_bit_trace_id, strict_trace_id_false);
+            __conformance_case!(
+                strict_trace_id_false,
+                get_traces_128_bit_trace_id,
+                strict_trace_id_false
+            );
+            __conformance_case!(
+                strict_trace_id_false,
+                get_traces_128_bit_trace_id_mixed,
+                strict_trace_id_false
+            );
+            __conformance_case!(
+                strict_trace_id_false,
+                get_trace_retrieves_by_64_or_128_bit_trace_id,
+                strict_trace_id_false
+            );
+            __conformance_case!(
+                strict_trace_id_false,
+                get_trace_retrieves_by_64_or_128_bit_trace_id_mixed,
+                strict_trace_id_false
+            );
+            __conformance_case!(
+                strict_trace_id_false,
+                get_traces_retrieves_by_64_or_128_bit_trace_id,
+                strict_trace_id_false
+            );
         }
 
         /// `ITSearchEnabledFalse`
         mod search_enabled_false {
-            __conformance_case!(search_enabled_false, get_traces_index_data_returns_nothing, search_enabled_false);
-            __conformance_case!(search_enabled_false, get_service_names_is_empty, search_enabled_false);
-            __conformance_case!(search_enabled_false, get_remote_service_names_is_empty, search_enabled_false);
-            __conformance_case!(search_enabled_false, get_span_names_is_empty, search_enabled_false);
+            __conformance_case!(
+                search_enabled_false,
+                get_traces_index_data_returns_nothing,
+                search_enabled_false
+            );
+            __conformance_case!(
+                search_enabled_false,
+                get_service_names_is_empty,
+                search_enabled_false
+            );
+            __conformance_case!(
+                search_enabled_false,
+                get_remote_service_names_is_empty,
+                search_enabled_false
+            );
+            __conformance_case!(
+                search_enabled_false,
+                get_span_names_is_empty,
+                search_enabled_false
+            );
         }
 
         /// `ITDependencies`
@@ -208,8 +269,16 @@ macro_rules! __conformance_cases {
             __conformance_case!(dependencies, instrumented_client_and_server, default);
             __conformance_case!(dependencies, instrumented_producer_and_consumer, default);
             __conformance_case!(dependencies, missing_intermediate_span, default);
-            __conformance_case!(dependencies, can_search_for_intervals_besides_today, default);
-            __conformance_case!(dependencies, span_kind_is_not_required_when_endpoints_are_present, default);
+            __conformance_case!(
+                dependencies,
+                can_search_for_intervals_besides_today,
+                default
+            );
+            __conformance_case!(
+                dependencies,
+                span_kind_is_not_required_when_endpoints_are_present,
+                default
+            );
             __conformance_case!(dependencies, unnamed_endpoints_are_skipped, default);
             __conformance_case!(dependencies, intermediate_spans, default);
             __conformance_case!(dependencies, duplicate_address, default);

@@ -718,3 +718,65 @@ impl SpanStore for MemoryStore {
         "InMemoryStorage{}".into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Endpoint, Kind, SpanId};
+
+    fn client_at(millis: u64, trace: u64) -> Span {
+        Span::builder(
+            TraceId::from_parts(0, trace).unwrap(),
+            SpanId::new(1).unwrap(),
+        )
+        .kind(Kind::Client)
+        .timestamp(millis * 1000)
+        .local_endpoint(Endpoint::service("frontend"))
+        .remote_endpoint(Endpoint::service("backend"))
+        .build()
+    }
+
+    fn links(store: &MemoryStore, end: i64, lookback: i64) -> usize {
+        futures::executor::block_on(store.get_dependencies(end, lookback))
+            .unwrap()
+            .len()
+    }
+
+    #[test]
+    fn dependency_window_is_inclusive_at_millisecond_precision() {
+        // Zipkin compares span timestamps truncated to milliseconds with both bounds.
+        let store = MemoryStore::new(StorageOptions::default(), 100);
+        store.accept_sync(&[client_at(1_000_000, 7)]);
+        assert_eq!(links(&store, 1_000_010, 10), 1, "start bound is inclusive");
+        assert_eq!(
+            links(&store, 1_000_010, 9),
+            0,
+            "one millisecond later excludes it"
+        );
+        assert_eq!(links(&store, 1_000_000, 10), 1, "end bound is inclusive");
+        assert_eq!(links(&store, 999_999, 10), 0);
+    }
+
+    #[test]
+    fn eviction_drops_whole_oldest_traces_and_their_names() {
+        let store = MemoryStore::new(StorageOptions::default(), 3);
+        let old = Span::builder(TraceId::from_parts(0, 1).unwrap(), SpanId::new(1).unwrap())
+            .timestamp(1_000)
+            .local_endpoint(Endpoint::service("old-service"))
+            .build();
+        let mut old_child = old.clone();
+        old_child.id = SpanId::new(2).unwrap();
+        store.accept_sync(&[old, old_child]);
+        store.accept_sync(&[client_at(5, 2), client_at(6, 3)]);
+        assert_eq!(
+            store.span_count(),
+            2,
+            "the two-span oldest trace was evicted whole"
+        );
+        let names = futures::executor::block_on(store.get_service_names()).unwrap();
+        assert_eq!(names, vec!["frontend"]);
+        let trace =
+            futures::executor::block_on(store.get_trace(TraceId::from_parts(0, 1).unwrap()));
+        assert!(trace.unwrap().is_empty());
+    }
+}
