@@ -18,6 +18,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::api::{self, AdminState, ApiState, QuerySettings};
+use crate::collector::grpc::GrpcCollector;
 use crate::collector::http::HttpCollector;
 use crate::collector::{self, Collector, CollectorMetrics, Transport};
 use crate::config::Config;
@@ -108,12 +109,19 @@ pub fn router(
 ) -> Router {
     let mut app = Router::new();
 
+    let collector = Arc::new(Collector::new(
+        store.clone(),
+        config.collector_sample_rate,
+        metrics.clone(),
+    ));
+    if config.collector_grpc_enabled {
+        app = app.merge(collector::grpc::router(GrpcCollector {
+            collector: collector.clone(),
+            max_body_size: config.collector_max_body_size,
+            max_decompressed_size: config.collector_max_decompressed_size,
+        }));
+    }
     if config.http_collector_enabled() {
-        let collector = Arc::new(Collector::new(
-            store.clone(),
-            config.collector_sample_rate,
-            metrics.clone(),
-        ));
         app = app.merge(collector::http::router(HttpCollector {
             collector,
             max_body_size: config.collector_max_body_size,

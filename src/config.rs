@@ -71,6 +71,10 @@ pub struct Config {
     #[arg(long, env = "COLLECTOR_HTTP_ENABLED", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub collector_http_enabled: Option<bool>,
 
+    /// Accept spans over gRPC (`zipkin.proto3.SpanService/Report`) on the HTTP port.
+    #[arg(long, env = "COLLECTOR_GRPC_ENABLED", default_value_t = true, value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub collector_grpc_enabled: bool,
+
     /// Fraction of traces to keep (0.0 to 1.0), decided by trace id so a trace is kept or
     /// dropped whole; debug spans are always kept.
     #[arg(long, env = "COLLECTOR_SAMPLE_RATE", default_value_t = 1.0, value_parser = parse_rate)]
@@ -113,6 +117,7 @@ const ENV_NAMES: &[&str] = &[
     "ZIPKIN_QUERY_ALLOWED_ORIGINS",
     "COLLECTOR_HTTP_ENABLED",
     "HTTP_COLLECTOR_ENABLED",
+    "COLLECTOR_GRPC_ENABLED",
     "COLLECTOR_SAMPLE_RATE",
     "COLLECTOR_MAX_BODY_SIZE",
     "COLLECTOR_MAX_DECOMPRESSED_SIZE",

@@ -1,4 +1,5 @@
-//! HTTP collector: `POST /api/v2/spans` (Zipkin's `ZipkinHttpCollector`).
+//! HTTP collector: `POST /api/v2/spans` and `POST /api/v1/spans` (Zipkin's
+//! `ZipkinHttpCollector`).
 
 use std::io::Read;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use axum::Router;
 
 use super::{Collector, Transport};
 use crate::api::ApiError;
-use crate::codec::{json_v2, DecodeError};
+use crate::codec::detect::{self, Encoding};
 use crate::model::Span;
 
 /// Bodies larger than this are decoded with `block_in_place`, so one huge POST does not
@@ -32,6 +33,7 @@ pub fn router(state: HttpCollector) -> Router {
     let limit = state.max_body_size;
     Router::new()
         .route("/api/v2/spans", post(post_spans_v2))
+        .route("/api/v1/spans", post(post_spans_v1))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -39,21 +41,63 @@ pub fn router(state: HttpCollector) -> Router {
 /// With the HTTP collector disabled, POSTs are 404 as in Zipkin (not 405, which the GET
 /// route sharing the path would otherwise cause).
 pub fn disabled_router() -> Router {
-    Router::new().route("/api/v2/spans", post(|| async { StatusCode::NOT_FOUND }))
+    Router::new()
+        .route("/api/v2/spans", post(|| async { StatusCode::NOT_FOUND }))
+        .route("/api/v1/spans", post(|| async { StatusCode::NOT_FOUND }))
 }
 
-/// Zipkin API `POST /api/v2/spans`: a JSON v2 list of spans. Answers 202 once the spans are
-/// stored (an empty body or `[]` is accepted and ignored), 400 with Zipkin's message for
-/// undecodable input, 413 for oversized bodies, and 503 when storage fails so the sender
-/// can retry.
+/// Zipkin API `POST /api/v2/spans`: a JSON v2 list of spans, or a proto3 `ListOfSpans`
+/// with `Content-Type: application/x-protobuf`. Answers 202 once the spans are stored (an
+/// empty body or `[]` is accepted and ignored), 400 with Zipkin's message for undecodable
+/// input, 413 for oversized bodies, and 503 when storage fails so the sender can retry.
 async fn post_spans_v2(
     State(state): State<HttpCollector>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let encoding = if has_content_type(&headers, "application/x-protobuf") {
+        Encoding::Proto3
+    } else {
+        Encoding::JsonV2
+    };
+    post_spans(state, headers, body, encoding).await
+}
+
+/// Zipkin API `POST /api/v1/spans` (legacy): a Thrift (TBinaryProtocol) list of v1 spans
+/// with `Content-Type: application/x-thrift`, else a JSON v1 list. Answers as
+/// `POST /api/v2/spans` does.
+async fn post_spans_v1(
+    State(state): State<HttpCollector>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let encoding = if has_content_type(&headers, "application/x-thrift") {
+        Encoding::Thrift
+    } else {
+        Encoding::JsonV1
+    };
+    post_spans(state, headers, body, encoding).await
+}
+
+/// Whether the request's media type (parameters ignored) is `media_type`. Any other or no
+/// content type selects the endpoint's JSON decoder, as in Zipkin.
+fn has_content_type(headers: &HeaderMap, media_type: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(media_type))
+}
+
+async fn post_spans(
+    state: HttpCollector,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    encoding: Encoding,
+) -> Result<StatusCode, ApiError> {
     let counters = state.collector.metrics().transport(Transport::Http);
     counters.increment_messages();
-    let spans = match read_body(&state, &headers, body).and_then(|body| decode(&headers, body)) {
+    let spans = match read_body(&state, &headers, body).and_then(|body| decode(encoding, body)) {
         Ok(spans) => spans,
         Err(err) => {
             counters.increment_messages_dropped();
@@ -119,30 +163,20 @@ fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, ApiError> {
     Ok(out.into())
 }
 
-/// Decodes a v2 body; `None` for an empty one.
-fn decode(_headers: &HeaderMap, body: Bytes) -> Result<Option<Vec<Span>>, ApiError> {
+/// Decodes a body in the endpoint's encoding; `None` for an empty one. Zipkin's sniffing
+/// comes first: the body must look like a span list, and a JSON body must not be the other
+/// JSON version (the two are ambiguous on minimal spans, so decoding one as the other
+/// would silently lose data).
+fn decode(encoding: Encoding, body: Bytes) -> Result<Option<Vec<Span>>, ApiError> {
     if body.is_empty() {
         return Ok(None);
     }
-    let decode = || decode_json_v2(&body);
+    detect::check_http_body(encoding, &body)?;
+    let decode = || detect::decode_list(encoding, &body);
     let spans = if body.len() > OFFLOAD_DECODE_BYTES {
         tokio::task::block_in_place(decode)
     } else {
         decode()
     }?;
     Ok(Some(spans))
-}
-
-/// JSON v2 with Zipkin's sniffing: the body must be a list, and a v1 body (with
-/// `binaryAnnotations`) is named as such.
-fn decode_json_v2(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
-    if body.first() != Some(&b'[') {
-        return Err(DecodeError::new("Expected a JSON_V2 encoded list\n"));
-    }
-    if memchr::memmem::find(body, b"yAnnotations\"").is_some() {
-        return Err(DecodeError::new(
-            "Expected a JSON_V2 encoded list, but received: JSON_V1\n",
-        ));
-    }
-    json_v2::decode_spans(body)
 }

@@ -1,10 +1,11 @@
 //! The ingest pipeline shared by every transport: decode → count → sample → store.
 //!
-//! Transports (HTTP here; gRPC and Kafka elsewhere) hand decoded spans to [`Collector`],
+//! Transports (HTTP and gRPC here; Kafka elsewhere) hand decoded spans to [`Collector`],
 //! which keeps Zipkin's per-transport counters and applies `COLLECTOR_SAMPLE_RATE`.
 //! Unlike Zipkin, a storage failure is returned to the transport so it can answer 503 (or,
 //! for Kafka, not commit), instead of being logged and acknowledged.
 
+pub mod grpc;
 pub mod http;
 mod metrics;
 
