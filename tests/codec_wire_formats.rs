@@ -376,3 +376,76 @@ async fn plain_http_to_the_grpc_path_is_unsupported_media_type() {
     .await;
     assert_eq!(reply.status, 415);
 }
+
+/// Bytes written by independent encoders, captured once: Google's protobuf runtime with the
+/// zipkin.proto classes py_zipkin ships, and thriftpy2 with py_zipkin's zipkinCore.thrift.
+mod golden {
+    use super::*;
+
+    const PROTO3: &str =
+        "0aa3010a10463ac35c9f6413ad48485a3953bb6124120800000000000000011a08000000000000000220012a\
+        034745543158a6ab5e343b05003898d10c42100a0866726f6e74656e6412047f0000014a120a076261636b65\
+        6e641204c0a8636520a846520e09b03eac5e343b05001203666f6f5a110a09687474702e7061746812042f61\
+        70695a1e0a14636c6e742f66696e61676c652e76657273696f6e1206362e34352e30";
+
+    const THRIFT: &str =
+        "0c000000010a000148485a3953bb61240b0003000000034745540a000400000000000000020a000500000000\
+        000000010f00060c000000030a000100053b345eaba6580b00020000000263730c00030800017f0000010600\
+        0200000b00030000000866726f6e74656e6400000a000100053b345eac3eb00b000200000003666f6f0c0003\
+        0800017f00000106000200000b00030000000866726f6e74656e6400000a000100053b345eaecef00b000200\
+        00000263720c00030800017f00000106000200000b00030000000866726f6e74656e6400000f00080c000000\
+        020b000100000009687474702e706174680b0002000000042f617069080003000000060c00040800017f0000\
+        0106000200000b00030000000866726f6e74656e6400000b00010000000273610b0002000000010108000300\
+        0000000c0004080001c0a8636506000223280b0003000000076261636b656e640000020009000a000a00053b\
+        345eaba6580a000b00000000000328980a000c463ac35c9f6413ad00";
+
+    fn hex(text: &str) -> Vec<u8> {
+        let text: String = text.split_whitespace().collect();
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn expected() -> Span {
+        Span::builder(
+            TraceId::parse("463ac35c9f6413ad48485a3953bb6124").unwrap(),
+            SpanId::parse("2").unwrap(),
+        )
+        .parent_id(SpanId::parse("1").unwrap())
+        .name("get")
+        .kind(Kind::Client)
+        .timestamp(1_472_470_996_199_000)
+        .duration(207_000)
+        .local_endpoint(Endpoint::service("frontend").with_ip("127.0.0.1"))
+        .remote_endpoint(
+            Endpoint::service("backend")
+                .with_ip("192.168.99.101")
+                .with_port(9000),
+        )
+        .annotation(1_472_470_996_238_000, "foo")
+        .tag("http.path", "/api")
+        .build()
+    }
+
+    #[test]
+    fn protobuf_runtime_bytes_decode_field_by_field() {
+        let spans = proto3::decode_list(&hex(PROTO3)).unwrap();
+        let want = Span {
+            tags: vec![
+                ("clnt/finagle.version".into(), "6.45.0".into()),
+                ("http.path".into(), "/api".into()),
+            ],
+            ..expected()
+        };
+        assert_eq!(spans, vec![want]);
+    }
+
+    #[test]
+    fn thriftpy2_bytes_decode_to_the_same_span() {
+        // cs/cr with the span's own timestamp and duration, an "sa" address: one CLIENT
+        // span whose remote endpoint is the server.
+        let spans = thrift::decode_list(&hex(THRIFT)).unwrap();
+        assert_eq!(spans, vec![expected()]);
+    }
+}

@@ -88,8 +88,10 @@ fn is_proto3(bytes: &[u8]) -> bool {
     bytes.len() >= 2 && bytes[0] == 10 && bytes[1] != 0
 }
 
+/// Whole bodies are scanned (a v2 body never contains `yAnnotations"`), so this uses a
+/// vectorised substring search rather than comparing every window.
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// The other JSON version, when an endpoint expecting `expected` was sent it
