@@ -175,5 +175,4 @@ async function start() {
   await render();
 }
 
-window.zipwire = { openFile };
 start();

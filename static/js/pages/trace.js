@@ -220,7 +220,7 @@ function showTrace(container, ctx, rawSpans, rawText) {
       badges += `<span class="badge skew" title="Clock skew corrected: times on this host shifted by ${shown}${st.raw ? ' (showing raw timings)' : ''}">⇆ ${-r.shift > 0 ? '+' : ''}${shown}</span>`;
     }
     if (r.errorType === 'critical') badges += '<span class="badge err" title="error tag">error</span>';
-    const label = `<div class="label" style="padding-left:${levels * INDENT + 6}px">${guides}${toggle}`
+    const label = `<div class="label" title="${esc(r.serviceName)}: ${esc(r.spanName)}" style="padding-left:${levels * INDENT + 6}px">${guides}${toggle}`
       + `<span class="swatch" style="background:hsl(${hue(r.serviceName)} var(--svc-s) var(--svc-l))"></span>`
       + `<span class="svc-name">${esc(r.serviceName)}</span><span class="span-name">${esc(r.spanName)}</span>${hidden}${badges}</div>`;
 
@@ -260,8 +260,10 @@ function showTrace(container, ctx, rawSpans, rawText) {
   }
 
   let frame = 0;
+  const renderTimes = [];
   function renderRows() {
     frame = 0;
+    const started = performance.now();
     const top = scroller.scrollTop;
     const height = scroller.clientHeight || 600;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
@@ -270,6 +272,9 @@ function showTrace(container, ctx, rawSpans, rawText) {
     for (let p = first; p < last; p += 1) html += rowHtml(st.visible[p], p);
     spacer.innerHTML = html;
     updateWindowBox();
+    // Kept for the performance script: how long building the visible rows took.
+    if (renderTimes.length >= 200) renderTimes.shift();
+    renderTimes.push(performance.now() - started);
   }
   const scheduleRows = () => { if (!frame) frame = requestAnimationFrame(renderRows); };
 
@@ -656,6 +661,7 @@ function showTrace(container, ctx, rawSpans, rawText) {
     toggle: (index) => toggle(index),
     collapseAll: () => collapseAll.click(),
     expandAll: () => expandAll.click(),
+    renderTimes: () => renderTimes.slice(0),
   };
 
   return () => {
