@@ -19,6 +19,11 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 
 chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [ ! -x "$chromium" ] && [ -n "${CI:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  # A fresh CI machine: Debian's package is the only browser these tests use.
+  echo "installing Debian's chromium for the UI tests" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 if [ ! -x "$chromium" ]; then
   echo "Chromium not found at $chromium: apt-get update && apt-get install -y chromium" >&2
   exit 1
