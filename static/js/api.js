@@ -62,9 +62,14 @@ export const api = {
   /** The trace's spans and the response text (Download hands out exactly what the server sent). */
   traceWithText: async (traceId) => {
     const url = new URL(`api/v2/trace/${encodeURIComponent(traceId)}`, BASE);
+    // index.html may have started this very request before any module loaded; use it once.
+    const early = window.zipwirePrefetch;
+    window.zipwirePrefetch = undefined;
     let response;
     try {
-      response = await fetch(url, { headers: { Accept: 'application/json' } });
+      response = early && early.traceId === traceId
+        ? await early.response
+        : await fetch(url, { headers: { Accept: 'application/json' } });
     } catch (err) {
       throw new ApiError(0, `Cannot reach the server (${err.message})`);
     }
