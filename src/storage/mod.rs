@@ -4,6 +4,7 @@
 //! Only `model` types and [`StorageError`] cross it, so the HTTP API, the collectors and
 //! the conformance suite (`tests/conformance`) work with any backend.
 
+pub mod instrumented;
 pub mod memory;
 pub mod postgres;
 
@@ -93,7 +94,8 @@ pub trait SpanStore: Send + Sync + 'static {
         lookback: i64,
     ) -> Result<Vec<DependencyLink>, StorageError>;
 
-    /// `AutocompleteTags.getKeys`: configured keys that have values stored, sorted.
+    /// `AutocompleteTags.getKeys`: the configured autocomplete keys, sorted (empty when
+    /// search is disabled).
     async fn get_autocomplete_keys(&self) -> Result<Vec<String>, StorageError>;
 
     /// `AutocompleteTags.getValues`: stored values of a configured key, sorted.
@@ -104,6 +106,12 @@ pub trait SpanStore: Send + Sync + 'static {
 
     /// A short name for `/health` details and logs, e.g. `InMemoryStorage{}`.
     fn name(&self) -> String;
+
+    /// Called once at shutdown, after the last request: flushes anything buffered and
+    /// releases connections. Backends that write synchronously have nothing to do.
+    async fn close(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// Zipkin's argument checks for `getDependencies`, shared by every backend.

@@ -93,7 +93,7 @@ impl StoredSpan {
             remote_service: sym(interner, span.remote_service_name()),
             name: sym(interner, span.name.as_deref()),
             kind: span.kind.map_or(0, |k| k as u8 + 1),
-            flags: u8::from(span.debug) * DEBUG | u8::from(span.shared) * SHARED,
+            flags: if span.debug { DEBUG } else { 0 } | if span.shared { SHARED } else { 0 },
             blob: scratch.as_slice().into(),
         }
     }
