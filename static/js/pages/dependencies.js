@@ -159,10 +159,11 @@ export function mount(container, ctx) {
       h('button.btn.small.icon', { type: 'button', title: 'Zoom in', onclick: () => zoomBy(1.25) }, '+'),
       h('button.btn.small.icon', { type: 'button', title: 'Zoom out', onclick: () => zoomBy(0.8) }, '−'),
       h('button.btn.small', { type: 'button', title: 'Fit the graph', onclick: fit }, 'Fit'));
+    // The panel first: it takes width from the graph, and fit() measures what is left.
+    renderPanel(selected);
     graph.replaceChildren(svg, legend, zoom);
     fit();
     for (const el of root.querySelectorAll('.node')) el.classList.toggle('selected', el.dataset.service === selected);
-    renderPanel(selected);
   }
 
   function apply() {
@@ -171,7 +172,8 @@ export function mount(container, ctx) {
   function fit() {
     const { width, height } = layout.graph();
     const rect = graph.getBoundingClientRect();
-    const k = Math.min(rect.width / width, rect.height / height, 1.6);
+    // Small graphs stay at a natural size instead of being blown up to fill the screen.
+    const k = Math.min(rect.width / width, rect.height / height, 1.15);
     view = { k, x: (rect.width - width * k) / 2, y: (rect.height - height * k) / 2 };
     apply();
   }
