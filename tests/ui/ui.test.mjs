@@ -277,6 +277,11 @@ describe('trace page', () => {
     assert.match(await page.textContent('#zoom-label'), /showing/);
     await page.click('#reset-zoom');
     assert.equal(await page.textContent('.ticks .axis'), before);
+    // A click without a drag jumps to the span drawn there.
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height * 0.75);
+    const selected = Number(await page.getAttribute('.row.selected', 'data-index'));
+    const rows = await page.evaluate(() => window.zipwireTrace.rows);
+    assert.ok(Math.abs(selected / rows - 0.75) < 0.05, `row ${selected} of ${rows}`);
   });
 
   test('a 10,000-span trace opens with virtualised rows and stays responsive', async () => {

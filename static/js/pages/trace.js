@@ -12,8 +12,12 @@ import {
 } from '../util.js';
 
 const ROW_HEIGHT = 26;
+// Indentation per tree level: 14px, narrowed for deep traces so that the deepest rows keep
+// at least LABEL_ROOM pixels for their names, but never below MIN_INDENT.
 const INDENT = 14;
-const MAX_INDENT_LEVELS = 28;
+const MIN_INDENT = 4;
+const LABEL_ROOM = 170;
+const MAX_INDENT_LEVELS = 60;
 const OVERSCAN = 12;
 
 export function mount(container, ctx) {
@@ -77,6 +81,7 @@ function showTrace(container, ctx, rawSpans, rawText) {
     matchSet: null,
     matchPos: -1,
     view: null, // [start, end] in µs when zoomed
+    indent: 0, // px per tree level, from the label column's width and the trace depth
   };
   const bound = () => (st.raw ? bounds.raw : bounds.adjusted);
   const rowTs = (r) => (st.raw ? r.rawTs : r.ts);
@@ -130,11 +135,12 @@ function showTrace(container, ctx, rawSpans, rawText) {
   const canvas = h('canvas');
   const brush = h('div.brush', { hidden: true });
   const windowBox = h('div.window', { hidden: true });
-  const minimap = h('div.minimap#minimap', { title: 'Drag to zoom into a time range' }, canvas, windowBox, brush);
+  const viewport = h('div.viewport');
+  const minimap = h('div.minimap#minimap', { title: 'Drag to zoom into a time range; click to jump to a span' }, canvas, viewport, windowBox, brush);
   const resetZoom = h('button.btn.small#reset-zoom', { type: 'button', hidden: true }, 'Reset zoom');
   const zoomLabel = h('span#zoom-label');
   const minimapWrap = h('div.minimap-wrap', null,
-    h('div.minimap-caption', null, h('span', null, 'Overview · drag to zoom'), zoomLabel, resetZoom, h('div.spacer'),
+    h('div.minimap-caption', null, h('span', null, 'Overview · drag to zoom, click to jump'), zoomLabel, resetZoom, h('div.spacer'),
       h('span', null, 'Keys: ↑ ↓ select · ← → collapse / expand · Enter toggle · / find · c critical path')),
     minimap);
 
@@ -198,16 +204,17 @@ function showTrace(container, ctx, rawSpans, rawText) {
 
     // Tree guides: a vertical line for each ancestor level whose subtree continues below.
     const levels = Math.min(r.depth, MAX_INDENT_LEVELS);
+    const indent = st.indent;
     let guides = '';
     if (r.depth > 0) {
       let a = r.parent;
       for (let d = r.depth - 1; d >= 1; d -= 1) {
-        if (d <= MAX_INDENT_LEVELS && !rows[a].last) guides += `<span class="guide" style="left:${d * INDENT - INDENT / 2 + 4}px"></span>`;
+        if (d <= MAX_INDENT_LEVELS && !rows[a].last) guides += `<span class="guide" style="left:${d * indent - indent / 2 + 4}px"></span>`;
         a = rows[a].parent;
       }
       if (r.depth <= MAX_INDENT_LEVELS) {
-        const x = r.depth * INDENT - INDENT / 2 + 4;
-        guides += `<span class="guide${r.last ? ' half' : ''}" style="left:${x}px"></span><span class="elbow" style="left:${x}px"></span>`;
+        const x = r.depth * indent - indent / 2 + 4;
+        guides += `<span class="guide${r.last ? ' half' : ''}" style="left:${x}px"></span><span class="elbow" style="left:${x}px;width:${indent / 2 + 2}px"></span>`;
       }
     }
     const hasKids = r.children.length > 0;
@@ -220,7 +227,7 @@ function showTrace(container, ctx, rawSpans, rawText) {
       badges += `<span class="badge skew" title="Clock skew corrected: times on this host shifted by ${shown}${st.raw ? ' (showing raw timings)' : ''}">⇆ ${-r.shift > 0 ? '+' : ''}${shown}</span>`;
     }
     if (r.errorType === 'critical') badges += '<span class="badge err" title="error tag">error</span>';
-    const label = `<div class="label" title="${esc(r.serviceName)}: ${esc(r.spanName)}" style="padding-left:${levels * INDENT + 6}px">${guides}${toggle}`
+    const label = `<div class="label" title="${esc(r.serviceName)}: ${esc(r.spanName)}" style="padding-left:${levels * indent + 6}px">${guides}${toggle}`
       + `<span class="swatch" style="background:hsl(${hue(r.serviceName)} var(--svc-s) var(--svc-l))"></span>`
       + `<span class="svc-name">${esc(r.serviceName)}</span><span class="span-name">${esc(r.spanName)}</span>${hidden}${badges}</div>`;
 
@@ -261,9 +268,15 @@ function showTrace(container, ctx, rawSpans, rawText) {
 
   let frame = 0;
   const renderTimes = [];
+  function computeIndent() {
+    const width = ticks.firstChild.getBoundingClientRect().width || 400;
+    const levels = Math.min(Math.max(facts.depth - 1, 1), MAX_INDENT_LEVELS);
+    st.indent = Math.max(MIN_INDENT, Math.min(INDENT, Math.floor((width - LABEL_ROOM) / levels)));
+  }
   function renderRows() {
     frame = 0;
     const started = performance.now();
+    if (!st.indent) computeIndent();
     const top = scroller.scrollTop;
     const height = scroller.clientHeight || 600;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
@@ -272,6 +285,13 @@ function showTrace(container, ctx, rawSpans, rawText) {
     for (let p = first; p < last; p += 1) html += rowHtml(st.visible[p], p);
     spacer.innerHTML = html;
     updateWindowBox();
+    // The band on the mini-map marks the spans on screen (rows are drawn in tree order).
+    if (last > first && rows.length) {
+      const top = st.visible[Math.min(first + OVERSCAN, last - 1)];
+      const bottom = st.visible[Math.max(last - 1 - OVERSCAN, first)];
+      viewport.style.top = `${(top / rows.length) * 100}%`;
+      viewport.style.height = `max(2px, ${((bottom - top + 1) / rows.length) * 100}%)`;
+    }
     // Kept for the performance script: how long building the visible rows took.
     if (renderTimes.length >= 200) renderTimes.shift();
     renderTimes.push(performance.now() - started);
@@ -355,7 +375,16 @@ function showTrace(container, ctx, rawSpans, rawText) {
     const to = Math.max(x, dragStart.x) / rect.width;
     dragStart = null;
     brush.hidden = true;
-    if (to - from < 0.005) return;
+    if (to - from < 0.005) {
+      // A click: jump to the span drawn at that height.
+      const index = Math.min(rows.length - 1, Math.floor(((event.clientY - rect.top) / rect.height) * rows.length));
+      if (index >= 0) {
+        reveal(index);
+        select(index);
+        scroller.focus({ preventScroll: true });
+      }
+      return;
+    }
     const b = bound();
     const total = Math.max(b.duration, 1);
     setView([b.start + from * total, b.start + to * total]);
@@ -631,7 +660,7 @@ function showTrace(container, ctx, rawSpans, rawText) {
     }
   }
 
-  const onResize = debounce(() => { drawMinimap(); renderRows(); }, 100);
+  const onResize = debounce(() => { drawMinimap(); computeIndent(); renderRows(); }, 100);
   const onTheme = () => drawMinimap();
   window.addEventListener('resize', onResize);
   window.addEventListener('themechange', onTheme);
