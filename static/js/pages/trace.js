@@ -543,8 +543,10 @@ function showTrace(container, ctx, rawSpans, rawText) {
 
   // ---------- find ----------
   let texts = null;
+  let lastQuery = '';
   function runFind() {
     const q = findInput.value.trim().toLowerCase();
+    lastQuery = q;
     st.matches = [];
     st.matchPos = -1;
     st.matchSet = null;
@@ -573,7 +575,8 @@ function showTrace(container, ctx, rawSpans, rawText) {
     if (event.key === 'Enter') {
       event.preventDefault();
       findLater.cancel();
-      if (st.matchSet === null || !st.matches.length) runFind();
+      // Typed faster than the debounce: search for what is in the box before moving on.
+      if (findInput.value.trim().toLowerCase() !== lastQuery || !st.matches.length) runFind();
       else gotoMatch(st.matchPos + (event.shiftKey ? -1 : 1));
     } else if (event.key === 'Escape') {
       findInput.value = '';
