@@ -11,7 +11,8 @@
 //! - Client-side routes (`/zipkin/traces/{id}`, `/zipkin/dependency`, ...) answer
 //!   `index.html`; a missing file that looks like an asset (`*.js`, `*.css`, ...) answers
 //!   404 instead, so a broken reference fails loudly rather than as a MIME-type error.
-//! - `/zipkin/config.json` answers Zipkin's UI configuration shape.
+//! - `/zipkin/config.json` answers Zipkin's UI configuration shape; the same JSON is inlined
+//!   into `index.html` so the page can start without waiting for it.
 //! - Setting `ZIPWIRE_UI_DIR` serves the folder from disk instead, without caching, for UI
 //!   development (edit, reload, no rebuild).
 
@@ -28,7 +29,8 @@ use axum::Router;
 use rust_embed::RustEmbed;
 use serde::Serialize;
 
-/// Everything under `static/`, compressed into the binary by `rust-embed`.
+/// Everything under `static/`, included in the binary by `rust-embed` (also in debug
+/// builds, so tests see exactly what ships).
 #[derive(RustEmbed)]
 #[folder = "static/"]
 struct Assets;
