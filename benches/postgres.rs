@@ -6,11 +6,14 @@
 //! PG_BENCH_SPANS=200000 cargo bench --bench postgres  # smaller run
 //! ```
 //!
+//! Under `cargo test --all-targets` (no `--bench` argument) it makes a 3,000-span smoke run.
+//!
 //! Settings (environment): `PG_BENCH_URL` (postgres://postgres@127.0.0.1:5432/test),
 //! `PG_BENCH_SPANS` (1000000), `PG_BENCH_CONNECTIONS` (4: the store's pool and the COPY
 //! baseline's connections), `PG_BENCH_BATCH` (1000 spans per POST / per COPY),
 //! `PG_BENCH_QUERIES` (2000), `PG_BENCH_SPREAD_HOURS` (1: the corpus' traces start
-//! uniformly over this many hours ending 15 minutes ago, like the reference corpus).
+//! uniformly over this many hours ending 15 minutes ago, like the reference corpus),
+//! `PG_BENCH_KEEP` (set: keep the loaded schema for inspection).
 //!
 //! Corpus: the generator of performance-baselines.md §2a (traces of 3-12 spans, 10
 //! services, 3-6 tags, 0-2 annotations, 128-bit trace ids), re-implemented with a seeded
@@ -18,7 +21,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use rand::rngs::StdRng;
@@ -308,10 +311,13 @@ async fn main() {
         "PG_BENCH_URL",
         "postgres://postgres@127.0.0.1:5432/test".to_string(),
     );
-    let n: usize = env("PG_BENCH_SPANS", 1_000_000);
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it,
+    // and then a small smoke run checks that the benchmark still works.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let n: usize = env("PG_BENCH_SPANS", if smoke { 3_000 } else { 1_000_000 });
     let connections: u32 = env("PG_BENCH_CONNECTIONS", 4);
     let batch: usize = env("PG_BENCH_BATCH", 1000);
-    let queries: usize = env("PG_BENCH_QUERIES", 2000);
+    let queries: usize = env("PG_BENCH_QUERIES", if smoke { 100 } else { 2000 });
     let spread_hours: i64 = env("PG_BENCH_SPREAD_HOURS", 1);
 
     let hour = 3_600_000_000i64;
@@ -513,15 +519,19 @@ async fn main() {
         http_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         returned += body.as_array().map_or(0, Vec::len);
 
-        // The same lookup as one raw statement: 10 newest traces with a span of the
-        // service carrying the tag and the duration, then all their spans.
+        // The same lookup as one raw statement: the newest spans of the service carrying
+        // the tag and the duration (an ordered index scan that stops early), their 10
+        // newest traces, then all their spans.
         let start_us = (end_ms - window) * 1000;
         let end_us = end_ms * 1000;
+        let key = zipwire::storage::postgres::search_key_for_tag("http.status_code", "500");
         let t = Instant::now();
         let rows = sqlx::query(
-            "WITH t AS (SELECT trace_id_high, trace_id, max(ts) AS m FROM zipkin_spans \
+            "WITH c AS (SELECT trace_id_high, trace_id, ts FROM zipkin_spans \
              WHERE day BETWEEN $1 AND $2 AND local_service = $3 AND ts BETWEEN $4 AND $5 \
-             AND search_keys @> $6 AND duration >= $7 GROUP BY 1, 2 ORDER BY m DESC LIMIT 10) \
+             AND search_keys @> $6 AND duration >= $7 ORDER BY ts DESC LIMIT 100), \
+             t AS (SELECT trace_id_high, trace_id, max(ts) AS m FROM c GROUP BY 1, 2 \
+             ORDER BY m DESC LIMIT 10) \
              SELECT s.trace_id_high, s.trace_id, s.id, s.parent_id, s.ts, s.duration, \
              s.local_service, s.remote_service, s.name, s.body \
              FROM zipkin_spans s JOIN t USING (trace_id_high, trace_id)",
@@ -531,10 +541,7 @@ async fn main() {
         .bind(service)
         .bind(start_us)
         .bind(end_us)
-        .bind(vec![zipwire::storage::postgres::search_key_for_tag(
-            "http.status_code",
-            "500",
-        )])
+        .bind(vec![key])
         .bind(min_duration)
         .fetch_all(&mut *conn)
         .await
@@ -553,48 +560,73 @@ async fn main() {
     );
     drop(conn);
 
-    // 5. Dependencies over 7 days, before and after the hourly aggregation.
+    // 5. Dependencies over 7 days: first with nothing aggregated (every trace linked on
+    // demand, called on the store: it can outlast QUERY_TIMEOUT), then from the aggregate.
     let end_ms = now_micros() / 1000;
     let week = 7 * 86_400_000i64;
-    let deps = |label: &'static str| {
-        let (http, base) = (http.clone(), base.clone());
-        async move {
-            let mut ms = Vec::new();
-            let mut links = 0;
-            for _ in 0..5 {
-                let t = Instant::now();
-                let r = http
-                    .get(format!(
-                        "{base}/api/v2/dependencies?endTs={end_ms}&lookback={week}"
-                    ))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status().as_u16(), 200);
-                let v: serde_json::Value = r.json().await.unwrap();
-                links = v.as_array().map_or(0, Vec::len);
-                ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            println!(
-                "dependencies over 7 days, {label}: {} ; {links} links",
-                summary(ms)
-            );
-        }
-    };
-    deps("all linked on demand (nothing aggregated yet)").await;
     let t = Instant::now();
-    // As if the quiet period had passed for the whole corpus.
-    store
-        .aggregate_dependencies(now_micros() + 2 * hour)
-        .await
-        .unwrap();
+    let links = store.get_dependencies(end_ms, week).await.unwrap();
     println!(
-        "hourly aggregation of the corpus: {:.1} s",
+        "dependencies over 7 days, nothing aggregated (all {} traces linked on demand): {:.0} ms ; {} links",
+        traces.len(),
+        t.elapsed().as_secs_f64() * 1000.0,
+        links.len()
+    );
+    let t = Instant::now();
+    store.aggregate_dependencies(now_micros()).await.unwrap();
+    println!(
+        "dependency aggregation of the corpus (5-minute slices up to 5 minutes ago): {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    deps("from the hourly aggregate").await;
+    let mut ms = Vec::new();
+    let mut links = 0;
+    for _ in 0..20 {
+        let t = Instant::now();
+        let r = http
+            .get(format!(
+                "{base}/api/v2/dependencies?endTs={}&lookback={week}",
+                now_micros() / 1000
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        links = v.as_array().map_or(0, Vec::len);
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "dependencies over 7 days, GET /api/v2/dependencies after aggregation: {} ; {links} links",
+        summary(ms)
+    );
+    let mut conn = store.pool().acquire().await.unwrap();
+    let mut ms = Vec::new();
+    for _ in 0..20 {
+        let hour_now = now_micros() / 3_600_000_000;
+        let t = Instant::now();
+        let rows = sqlx::query(
+            "SELECT parent, child, sum(call_count)::int8, sum(error_count)::int8 \
+             FROM zipkin_dependencies WHERE hour BETWEEN $1 AND $2 GROUP BY 1, 2",
+        )
+        .bind((hour_now - 168) as i32)
+        .bind(hour_now as i32)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let _ = rows.len();
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "dependencies, raw SQL sum of 7 days of hourly rows: {}",
+        summary(ms)
+    );
+    drop(conn);
 
     shutdown.cancel();
     server.await.unwrap().unwrap();
-    drop_schema(&store, &schema).await;
+    if std::env::var("PG_BENCH_KEEP").is_ok() {
+        println!("kept schema {schema}");
+    } else {
+        drop_schema(&store, &schema).await;
+    }
 }

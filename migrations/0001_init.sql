@@ -81,9 +81,11 @@ CREATE TABLE zipkin_autocomplete_tags (
     PRIMARY KEY (key, value)
 );
 
--- GET /api/v2/dependencies over long windows: links per UTC hour of the trace timestamp,
--- written by the aggregation task once an hour has been quiet (a complete replacement per
--- hour, so re-running it never double-counts). Read as SUM over the hours of the window.
+-- GET /api/v2/dependencies over long windows: links per UTC hour, each trace counted in
+-- the hour of its earliest span. The aggregation task fills it in 5-minute slices once a
+-- slice has been quiet for a while (each slice added exactly once, in the transaction that
+-- advances the watermark), and redoes a whole hour when late spans arrive for it, so
+-- neither replays nor re-runs double-count. Read as SUM over the hours of the window.
 CREATE TABLE zipkin_dependencies (
     hour        integer NOT NULL,  -- hours since 1970-01-01 UTC
     parent      text    NOT NULL,
@@ -93,11 +95,12 @@ CREATE TABLE zipkin_dependencies (
     PRIMARY KEY (hour, parent, child)
 );
 
--- Aggregation progress: every hour before `watermark` (hours since epoch) is in
--- zipkin_dependencies, except hours listed in zipkin_dependency_dirty.
+-- Aggregation progress: traces whose earliest span is before `watermark` (epoch
+-- microseconds) are in zipkin_dependencies, except in hours listed in
+-- zipkin_dependency_dirty.
 CREATE TABLE zipkin_dependency_state (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    watermark integer
+    watermark bigint
 );
 INSERT INTO zipkin_dependency_state (singleton, watermark) VALUES (true, NULL);
 

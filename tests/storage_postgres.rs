@@ -145,35 +145,55 @@ async fn aggregated_dependencies_equal_on_demand_linking_and_rerunning_changes_n
         return;
     };
     let now = now_micros();
-    // Traces over the last three days, several per hour, some with errors.
+    // Traces every 70 minutes over three days, starting at an hour boundary, some with
+    // errors.
+    let anchor = (now - 3 * DAY_MICROS).div_euclid(HOUR_MICROS) * HOUR_MICROS;
+    let mut all = Vec::new();
     for i in 0..60i64 {
-        let ts = now - 3 * DAY_MICROS + i * 70 * 60 * 1_000_000;
+        let ts = anchor + i * 70 * 60 * 1_000_000;
+        let web = call(random_trace_id(), ts, "web", "api", i % 7 == 0);
+        let api = call(random_trace_id(), ts + 1_000, "api", "db", false);
+        all.extend(web.iter().cloned().chain(api.iter().cloned()));
+        store.accept(web).await.unwrap();
+        store.accept(api).await.unwrap();
+    }
+    let hour_ms = 3_600_000;
+    let anchor_ms = anchor / 1000;
+    let (odd_start, odd_end) = (
+        anchor_ms + 10 * hour_ms + 1_800_000,
+        anchor_ms + 40 * hour_ms + 1_200_000,
+    );
+    let odd_lookback = odd_end - odd_start;
+    // One trace just outside each edge, inside the edge's hour.
+    for ts_ms in [odd_start - 1_000, odd_end + 1_000] {
         store
-            .accept(call(random_trace_id(), ts, "web", "api", i % 7 == 0))
-            .await
-            .unwrap();
-        store
-            .accept(call(random_trace_id(), ts + 1_000, "api", "db", false))
+            .accept(call(random_trace_id(), ts_ms * 1000, "edge", "api", false))
             .await
             .unwrap();
     }
     let end_ms = now / 1000;
     let week = 7 * 86_400_000;
-    let odd_window = (end_ms - 5_000_000, 40 * 3_600_000); // edges inside hours
     let on_demand = sorted(store.get_dependencies(end_ms, week).await.unwrap());
-    let on_demand_odd = sorted(
-        store
-            .get_dependencies(odd_window.0, odd_window.1)
-            .await
-            .unwrap(),
-    );
     assert_eq!(
         on_demand,
         vec![
             DependencyLink::new("api", "db", 60, 0),
+            DependencyLink::new("edge", "api", 2, 0),
             DependencyLink::new("web", "api", 60, 9),
         ]
     );
+    // A window whose edges fall inside hours: once aggregated, it counts the hours it
+    // overlaps whole (as Zipkin's aggregating backends do with days), i.e. what on-demand
+    // linking answers for the window widened to whole hours.
+    let widened_start = odd_start - odd_start.rem_euclid(hour_ms);
+    let widened_end = odd_end - odd_end.rem_euclid(hour_ms) + hour_ms - 1;
+    let on_demand_widened = sorted(
+        store
+            .get_dependencies(widened_end, widened_end - widened_start)
+            .await
+            .unwrap(),
+    );
+    let on_demand_exact = sorted(store.get_dependencies(odd_end, odd_lookback).await.unwrap());
 
     store.aggregate_dependencies(now).await.unwrap();
     assert!(count_rows(&store, "SELECT count(*) FROM zipkin_dependencies").await > 0);
@@ -181,17 +201,16 @@ async fn aggregated_dependencies_equal_on_demand_linking_and_rerunning_changes_n
         sorted(store.get_dependencies(end_ms, week).await.unwrap()),
         on_demand
     );
-    assert_eq!(
-        sorted(
-            store
-                .get_dependencies(odd_window.0, odd_window.1)
-                .await
-                .unwrap()
-        ),
-        on_demand_odd
+    let aggregated_odd = sorted(store.get_dependencies(odd_end, odd_lookback).await.unwrap());
+    assert_eq!(aggregated_odd, on_demand_widened);
+    assert_ne!(
+        on_demand_exact, on_demand_widened,
+        "the fixture puts traces between the window's edges and the hour boundaries"
     );
 
     // Replaying every span and aggregating again (later) must not double-count.
+    store.accept(all).await.unwrap();
+    assert!(count_rows(&store, "SELECT count(*) FROM zipkin_dependency_dirty").await > 0);
     store
         .aggregate_dependencies(now + HOUR_MICROS)
         .await
@@ -203,6 +222,10 @@ async fn aggregated_dependencies_equal_on_demand_linking_and_rerunning_changes_n
     assert_eq!(
         sorted(store.get_dependencies(end_ms, week).await.unwrap()),
         on_demand
+    );
+    assert_eq!(
+        count_rows(&store, "SELECT count(*) FROM zipkin_dependency_dirty").await,
+        0
     );
 }
 

@@ -44,8 +44,9 @@ pub struct PostgresConfig {
     pub ensure_schema: bool,
     /// `STORAGE_RETENTION` (off): drop day partitions older than this.
     pub retention: Option<Duration>,
-    /// `POSTGRES_DEPENDENCY_QUIET` (10m): how long after an hour ends before its traces
-    /// are linked into the aggregate; later spans are linked on demand until then.
+    /// `POSTGRES_DEPENDENCY_QUIET` (5m): how long after a 5-minute slice ends before its
+    /// traces are linked into the dependency aggregate; until then they are linked on
+    /// demand. Spans older than this when they arrive mark their hour for re-linking.
     pub dependency_quiet: Duration,
 }
 
@@ -63,7 +64,7 @@ impl Default for PostgresConfig {
             use_ssl: false,
             ensure_schema: true,
             retention: None,
-            dependency_quiet: Duration::from_secs(600),
+            dependency_quiet: Duration::from_secs(300),
         }
     }
 }

@@ -1,19 +1,23 @@
 //! `/api/v2/dependencies`: an hourly aggregate plus on-demand linking of the rest.
 //!
-//! Every trace is counted in exactly one UTC hour: the hour of its earliest span timestamp
-//! (spans grouped by the low 64 bits of the trace id, as Zipkin's linker does). A window `[endTs - lookback, endTs]` counts the traces whose
-//! timestamp lies inside it, computed as
-//! - the sum of `zipkin_dependencies` rows for whole hours inside the window that the
-//!   aggregation has finished (below the watermark and not dirty), plus
-//! - on-demand linking (load the traces, run the linker) for the rest: the partial hours at
-//!   the window's edges, hours not yet aggregated (the recent, still active ones), and
-//!   dirty hours (late or replayed spans arrived after aggregation).
+//! Every trace is counted once, at the time of its earliest span (spans grouped by the low
+//! 64 bits of the trace id, as Zipkin's linker does). The aggregation task links quiet
+//! traces in 5-minute slices (a slice is quiet once it ended `POSTGRES_DEPENDENCY_QUIET`
+//! ago) and adds each slice to `zipkin_dependencies` rows of its UTC hour in the same
+//! transaction that advances the watermark, so every slice is added exactly once. Spans
+//! that arrive later than that for an aggregated hour (late fragments, replays, backfills)
+//! mark the hour dirty; the task then re-links the whole hour and replaces its rows, so
+//! replays never double-count.
 //!
-//! The aggregation task links one quiet hour at a time (an hour is quiet once it ended
-//! `POSTGRES_DEPENDENCY_QUIET` ago) and writes it as a complete replacement of that hour's
-//! rows in one transaction with the watermark, so running it twice, crashing half-way or
-//! replaying spans never double-counts. A week of data is thus read as ~170 small
-//! aggregate rows per link instead of every span of the week.
+//! A window `[endTs - lookback, endTs]` is answered as
+//! - the sum of the hourly rows of every aggregated, clean hour it overlaps: like Zipkin's
+//!   aggregating backends (which bucket by UTC day), such an hour counts whole; plus
+//! - exact on-demand linking (load the traces, run the linker) of the rest: the part of the
+//!   window after the watermark (the last few minutes) and dirty hours.
+//!
+//! With nothing aggregated yet (a new store, or the task not running) every answer is
+//! exact, which is what the conformance suite sees. A week of history costs ~170 small
+//! rows per link instead of every span of the week.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -25,6 +29,10 @@ use super::{db_error, PostgresStore};
 use crate::model::{DependencyLink, Span};
 use crate::storage::StorageError;
 use crate::trace::DependencyLinker;
+
+/// Width of an aggregation step: the on-demand part of a window ends up at most this much
+/// older than the quiet period.
+const SLICE_MICROS: i64 = 5 * 60 * 1_000_000;
 
 /// Traces loaded per round trip while linking on demand.
 const TRACES_PER_CHUNK: usize = 1_000;
@@ -46,56 +54,50 @@ impl PostgresStore {
         let a = end_ts.saturating_sub(lookback).max(0).saturating_mul(1000);
         let (watermark, dirty) = self.aggregation_state().await?;
 
-        // Whole hours inside [a, b] that the aggregate can answer.
-        let first = ceil_div(a, MICROS_PER_HOUR);
-        let last = (b + 1).div_euclid(MICROS_PER_HOUR) - 1;
-        let agg_last = match watermark {
-            Some(w) => last.min(i64::from(w) - 1),
-            None => first - 1,
-        };
-
         let mut counts = LinkCounts::new();
         let mut ranges: Vec<(i64, i64)> = Vec::new();
-        if agg_last >= first {
-            let dirty_in: Vec<i32> = dirty
-                .iter()
-                .copied()
-                .filter(|&h| i64::from(h) >= first && i64::from(h) <= agg_last)
-                .collect();
-            let rows = sqlx::query(
-                "SELECT parent, child, sum(call_count)::int8, sum(error_count)::int8 \
-                 FROM zipkin_dependencies WHERE hour BETWEEN $1 AND $2 AND hour <> ALL($3) \
-                 GROUP BY parent, child",
-            )
-            .bind(first as i32)
-            .bind(agg_last as i32)
-            .bind(&dirty_in)
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(db_error)?;
-            for row in rows {
-                let calls: i64 = row.get(2);
-                let errors: i64 = row.get(3);
-                add(
-                    &mut counts,
-                    row.get(0),
-                    row.get(1),
-                    calls as u64,
-                    errors as u64,
-                );
+        match watermark {
+            Some(w) if a < w => {
+                // Hours overlapping the aggregated part of the window.
+                let first = hour_of(a);
+                let last = hour_of(b.min(w - 1));
+                let dirty_in: Vec<i32> = dirty
+                    .iter()
+                    .copied()
+                    .filter(|&h| h >= first && h <= last)
+                    .collect();
+                let rows = sqlx::query(
+                    "SELECT parent, child, sum(call_count)::int8, sum(error_count)::int8 \
+                     FROM zipkin_dependencies WHERE hour BETWEEN $1 AND $2 AND hour <> ALL($3) \
+                     GROUP BY parent, child",
+                )
+                .bind(first)
+                .bind(last)
+                .bind(&dirty_in)
+                .fetch_all(&self.inner.pool)
+                .await
+                .map_err(db_error)?;
+                for row in rows {
+                    let calls: i64 = row.get(2);
+                    let errors: i64 = row.get(3);
+                    add(
+                        &mut counts,
+                        row.get(0),
+                        row.get(1),
+                        calls as u64,
+                        errors as u64,
+                    );
+                }
+                for h in dirty_in {
+                    let start = i64::from(h) * MICROS_PER_HOUR;
+                    let end = (start + MICROS_PER_HOUR - 1).min(w - 1);
+                    ranges.push((a.max(start), b.min(end)));
+                }
+                if b >= w {
+                    ranges.push((w, b));
+                }
             }
-            if a < first * MICROS_PER_HOUR {
-                ranges.push((a, first * MICROS_PER_HOUR - 1));
-            }
-            for h in dirty_in {
-                let start = i64::from(h) * MICROS_PER_HOUR;
-                ranges.push((start, start + MICROS_PER_HOUR - 1));
-            }
-            if (agg_last + 1) * MICROS_PER_HOUR <= b {
-                ranges.push(((agg_last + 1) * MICROS_PER_HOUR, b));
-            }
-        } else {
-            ranges.push((a, b));
+            _ => ranges.push((a, b)),
         }
 
         for link in self.link_ranges(&merge_ranges(ranges)).await? {
@@ -115,8 +117,9 @@ impl PostgresStore {
             .collect())
     }
 
-    /// The aggregation watermark (first hour not aggregated) and the dirty hours.
-    async fn aggregation_state(&self) -> Result<(Option<i32>, BTreeSet<i32>), StorageError> {
+    /// The aggregation watermark (µs; traces starting before it are aggregated) and the
+    /// dirty hours.
+    async fn aggregation_state(&self) -> Result<(Option<i64>, BTreeSet<i32>), StorageError> {
         let row = sqlx::query(
             "SELECT (SELECT watermark FROM zipkin_dependency_state), \
              ARRAY(SELECT DISTINCT hour FROM zipkin_dependency_dirty)",
@@ -124,7 +127,7 @@ impl PostgresStore {
         .fetch_one(&self.inner.pool)
         .await
         .map_err(db_error)?;
-        let watermark: Option<i32> = row.get(0);
+        let watermark: Option<i64> = row.get(0);
         let dirty: Vec<i32> = row.get(1);
         Ok((watermark, dirty.into_iter().collect()))
     }
@@ -188,13 +191,13 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// One unit of aggregation work: re-aggregates one settled dirty hour, or aggregates
-    /// the next quiet hour and advances the watermark. Returns whether work remains.
+    /// One unit of aggregation work: re-links one settled dirty hour, or links the next
+    /// quiet 5-minute slice and advances the watermark. Returns whether work remains.
     /// Safe to run from several instances at once: one transaction-scoped advisory lock
     /// per schema lets only one of them work at a time.
     pub async fn aggregate_dependencies_step(&self, now_micros: i64) -> Result<bool, StorageError> {
         let quiet_before = now_micros - self.inner.config.dependency_quiet.as_micros() as i64;
-        let target = hour_of(quiet_before); // hours below this one are quiet
+        let target = quiet_before.div_euclid(SLICE_MICROS) * SLICE_MICROS;
         let mut tx = self.inner.pool.begin().await.map_err(db_error)?;
         let locked: bool = sqlx::query_scalar(
             "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.zipkin_dependencies'))",
@@ -205,51 +208,74 @@ impl PostgresStore {
         if !locked {
             return Ok(false);
         }
-        let watermark: Option<i32> =
+        let watermark: Option<i64> =
             sqlx::query_scalar("SELECT watermark FROM zipkin_dependency_state FOR UPDATE")
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_error)?;
 
-        // Settled dirty hours below the watermark come first: they make answers slower
-        // (linked on demand) until redone.
+        // Settled dirty hours with aggregated data come first: until redone they are
+        // linked on demand.
         if let Some(w) = watermark {
             let dirty: Option<i32> = sqlx::query_scalar(
-                "SELECT hour FROM zipkin_dependency_dirty WHERE hour < $1 GROUP BY hour \
+                "SELECT hour FROM zipkin_dependency_dirty WHERE hour <= $1 GROUP BY hour \
                  HAVING max(marked_at) < to_timestamp($2::float8 / 1000000.0) \
                  ORDER BY hour LIMIT 1",
             )
-            .bind(w)
+            .bind(hour_of(w - 1))
             .bind((now_micros - DIRTY_SETTLE_SECS * 1_000_000) as f64)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_error)?;
             if let Some(hour) = dirty {
-                self.redo_hour(&mut tx, hour).await?;
+                let seen = self.dirty_marks(&mut tx, hour).await?;
+                let start = i64::from(hour) * MICROS_PER_HOUR;
+                let end = (start + MICROS_PER_HOUR).min(w);
+                let links = self.link_ranges(&[(start, end - 1)]).await?;
+                sqlx::query("DELETE FROM zipkin_dependencies WHERE hour = $1")
+                    .bind(hour)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                add_links(&mut tx, hour, &links).await?;
+                clear_marks(&mut tx, &seen).await?;
                 tx.commit().await.map_err(db_error)?;
                 return Ok(true);
             }
         }
 
-        let from = watermark.unwrap_or(i32::MIN);
+        let from = watermark.unwrap_or(i64::MIN);
         if from >= target {
             return Ok(false);
         }
-        // Skip hours without spans: jump to the first timestamped span at or after the
-        // watermark.
+        // Skip time without spans: jump to the slice of the first timestamped span at or
+        // after the watermark.
         let next_ts: Option<i64> =
             sqlx::query_scalar("SELECT min(ts) FROM zipkin_spans WHERE ts >= $1 AND ts < $2")
-                .bind(i64::from(from.max(0)) * MICROS_PER_HOUR)
-                .bind(i64::from(target) * MICROS_PER_HOUR)
+                .bind(from.max(0))
+                .bind(target)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_error)?;
         let new_watermark = match next_ts {
             None => target,
             Some(ts) => {
-                let hour = hour_of(ts);
-                self.redo_hour(&mut tx, hour).await?;
-                hour + 1
+                let start = ts.div_euclid(SLICE_MICROS) * SLICE_MICROS;
+                let hour = hour_of(start);
+                // Marks on an hour of which nothing was aggregated yet are moot: its
+                // first slice is being linked now, from current data.
+                let first_of_hour = watermark.is_none_or(|w| hour_of(w - 1) < hour);
+                let seen = if first_of_hour {
+                    self.dirty_marks(&mut tx, hour).await?
+                } else {
+                    Vec::new()
+                };
+                let links = self
+                    .link_ranges(&[(start, start + SLICE_MICROS - 1)])
+                    .await?;
+                add_links(&mut tx, hour, &links).await?;
+                clear_marks(&mut tx, &seen).await?;
+                start + SLICE_MICROS
             }
         };
         sqlx::query("UPDATE zipkin_dependency_state SET watermark = $1")
@@ -261,67 +287,65 @@ impl PostgresStore {
         Ok(new_watermark < target)
     }
 
-    /// Re-links one hour and clears the dirty marks that were visible before its spans
-    /// were read. Marks written later (by writes this pass may have missed) stay, so the
-    /// hour is redone again.
-    async fn redo_hour(
+    /// Ids of the dirty marks of an hour, read before its spans are, so that only marks
+    /// this pass has accounted for are cleared.
+    async fn dirty_marks(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         hour: i32,
-    ) -> Result<(), StorageError> {
-        let seen: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM zipkin_dependency_dirty WHERE hour = $1")
-                .bind(hour)
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(db_error)?;
-        self.replace_hour(tx, hour).await?;
-        if !seen.is_empty() {
-            sqlx::query("DELETE FROM zipkin_dependency_dirty WHERE id = ANY($1)")
-                .bind(&seen)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
-        }
-        Ok(())
+    ) -> Result<Vec<i64>, StorageError> {
+        sqlx::query_scalar("SELECT id FROM zipkin_dependency_dirty WHERE hour = $1")
+            .bind(hour)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db_error)
     }
+}
 
-    /// Links the traces of one hour and replaces that hour's aggregate rows.
-    async fn replace_hour(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        hour: i32,
-    ) -> Result<(), StorageError> {
-        let start = i64::from(hour) * MICROS_PER_HOUR;
-        let links = self
-            .link_ranges(&[(start, start + MICROS_PER_HOUR - 1)])
-            .await?;
-        sqlx::query("DELETE FROM zipkin_dependencies WHERE hour = $1")
-            .bind(hour)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        if !links.is_empty() {
-            let parents: Vec<&str> = links.iter().map(|l| l.parent.as_str()).collect();
-            let children: Vec<&str> = links.iter().map(|l| l.child.as_str()).collect();
-            let calls: Vec<i64> = links.iter().map(|l| l.call_count as i64).collect();
-            let errors: Vec<i64> = links.iter().map(|l| l.error_count as i64).collect();
-            sqlx::query(
-                "INSERT INTO zipkin_dependencies (hour, parent, child, call_count, error_count) \
-                 SELECT $1, p, c, n, e FROM UNNEST($2::text[], $3::text[], $4::int8[], $5::int8[]) \
-                 AS l(p, c, n, e)",
-            )
-            .bind(hour)
-            .bind(parents)
-            .bind(children)
-            .bind(calls)
-            .bind(errors)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        }
-        Ok(())
+/// Adds links to an hour's rows (creating them as needed).
+async fn add_links(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    hour: i32,
+    links: &[DependencyLink],
+) -> Result<(), StorageError> {
+    if links.is_empty() {
+        return Ok(());
     }
+    let parents: Vec<&str> = links.iter().map(|l| l.parent.as_str()).collect();
+    let children: Vec<&str> = links.iter().map(|l| l.child.as_str()).collect();
+    let calls: Vec<i64> = links.iter().map(|l| l.call_count as i64).collect();
+    let errors: Vec<i64> = links.iter().map(|l| l.error_count as i64).collect();
+    sqlx::query(
+        "INSERT INTO zipkin_dependencies (hour, parent, child, call_count, error_count) \
+         SELECT $1, p, c, n, e FROM UNNEST($2::text[], $3::text[], $4::int8[], $5::int8[]) \
+         AS l(p, c, n, e) \
+         ON CONFLICT (hour, parent, child) DO UPDATE SET \
+         call_count = zipkin_dependencies.call_count + EXCLUDED.call_count, \
+         error_count = zipkin_dependencies.error_count + EXCLUDED.error_count",
+    )
+    .bind(hour)
+    .bind(parents)
+    .bind(children)
+    .bind(calls)
+    .bind(errors)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+async fn clear_marks(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ids: &[i64],
+) -> Result<(), StorageError> {
+    if !ids.is_empty() {
+        sqlx::query("DELETE FROM zipkin_dependency_dirty WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// The time a trace is counted at: its earliest span timestamp. Unlike the search's trace
@@ -339,10 +363,6 @@ fn add(counts: &mut LinkCounts, parent: String, child: String, calls: u64, error
     let entry = counts.entry((parent, child)).or_insert((0, 0));
     entry.0 += calls;
     entry.1 += errors;
-}
-
-fn ceil_div(a: i64, b: i64) -> i64 {
-    -((-a).div_euclid(b))
 }
 
 /// Sorts and joins adjacent or overlapping inclusive ranges.
@@ -368,13 +388,5 @@ mod tests {
             merge_ranges(vec![(10, 19), (0, 9), (30, 40), (35, 50)]),
             vec![(0, 19), (30, 50)]
         );
-    }
-
-    #[test]
-    fn ceil_div_rounds_up_for_both_signs() {
-        assert_eq!(ceil_div(1, 10), 1);
-        assert_eq!(ceil_div(10, 10), 1);
-        assert_eq!(ceil_div(0, 10), 0);
-        assert_eq!(ceil_div(-1, 10), 0);
     }
 }

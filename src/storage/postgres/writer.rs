@@ -30,7 +30,7 @@ const NAME_CACHE_LIMIT: usize = 100_000;
 
 /// Spans this much younger than the aggregation's quiet period may already be aggregated
 /// by another instance with a faster clock; they mark their hour dirty too.
-const CLOCK_MARGIN_MICROS: i64 = 5 * 60 * 1_000_000;
+const CLOCK_MARGIN_MICROS: i64 = 60 * 1_000_000;
 
 /// SQLSTATE check_violation: raised when no partition accepts a row (e.g. retention just
 /// dropped it while this process still believed it existed).
