@@ -9,7 +9,7 @@
 //! the trace timestamp and any hash collision of the tag index. The scan stops as soon as
 //! `limit` traces passed, so a typical search reads a few hundred index entries.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use sqlx::Row;
 
@@ -21,8 +21,9 @@ use crate::storage::StorageError;
 pub(super) const SPAN_COLUMNS: &str =
     "trace_id_high, trace_id, id, parent_id, ts, duration, local_service, remote_service, name, body";
 
-/// Rows fetched per candidate page.
-const PAGE: i64 = 500;
+/// Candidate rows fetched by the first page of a search, and at most per page.
+const FIRST_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 5_000;
 
 /// Trace ids per `= ANY($1)` lookup.
 const IDS_PER_LOOKUP: usize = 1_000;
@@ -138,8 +139,12 @@ impl PostgresStore {
         let mut masks: HashMap<TraceKey, u64> = HashMap::new();
         let mut checked: HashSet<TraceKey> = HashSet::new();
         let mut found: Vec<(u64, Vec<Span>)> = Vec::new();
+        let mut queue: VecDeque<TraceKey> = VecDeque::new();
         let mut cursor = end;
-        let page = PAGE.max(request.limit.saturating_mul(8).min(20_000) as i64);
+        // Small first page (most searches are satisfied by the newest rows), doubling
+        // while more are needed.
+        let mut page =
+            FIRST_PAGE.max(request.limit.saturating_mul(4).min(MAX_PAGE as usize) as i64);
 
         loop {
             let rows = binds
@@ -175,8 +180,8 @@ impl PostgresStore {
                 }
             };
 
-            // Traces completed by this page, in the order their newest row appeared.
-            let mut complete: Vec<TraceKey> = Vec::new();
+            // Traces completed by this page join the queue in the order their newest row
+            // appeared.
             for row in &rows {
                 let key = self.trace_key(row.get(0), row.get(1));
                 if checked.contains(&key) {
@@ -193,12 +198,16 @@ impl PostgresStore {
                 if *m == full_mask {
                     checked.insert(key);
                     masks.remove(&key);
-                    complete.push(key);
+                    queue.push_back(key);
                 }
             }
-            if !complete.is_empty() {
-                let mut groups = self.load_groups(&complete).await?;
-                for key in complete {
+            // Verify only as many candidates as may still be needed (most pass), so a
+            // search for 10 traces loads about 10 traces.
+            while found.len() < request.limit && !queue.is_empty() {
+                let want = (request.limit - found.len()).saturating_add(2);
+                let chunk: Vec<TraceKey> = queue.drain(..want.min(queue.len())).collect();
+                let mut groups = self.load_groups(&chunk).await?;
+                for key in chunk {
                     let Some(spans) = groups.remove(&key) else {
                         continue;
                     };
@@ -211,6 +220,7 @@ impl PostgresStore {
             if found.len() >= request.limit {
                 break;
             }
+            page = (page * 2).min(MAX_PAGE);
             match next_cursor {
                 Some(c) => cursor = c,
                 None => break,
