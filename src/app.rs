@@ -1,10 +1,11 @@
 //! Wiring: builds the store, the collector and the router from a [`Config`], binds the
 //! listener, and serves until shutdown.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::Request;
@@ -13,6 +14,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -23,7 +28,9 @@ use crate::collector::http::HttpCollector;
 use crate::collector::{self, Collector, CollectorMetrics, Transport};
 use crate::config::Config;
 use crate::storage::memory::MemoryStore;
+use crate::storage::postgres::{PostgresConfig, PostgresStore};
 use crate::storage::{SpanStore, StorageOptions};
+use crate::telemetry::{self, SelfTracing, SelfTracingSettings, Telemetry};
 use crate::ui::{self, UiConfig};
 
 /// A bound, ready-to-serve Zipwire.
@@ -31,27 +38,78 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     store: Arc<dyn SpanStore>,
+    /// Whether `store` was built here (and so is closed at shutdown); an injected store
+    /// belongs to the caller.
+    owns_store: bool,
+    telemetry: Telemetry,
+    self_tracing: Option<SelfTracing>,
+    shutdown_timeout: Duration,
+    /// Cancelled once the last request has finished: background work (PostgreSQL
+    /// maintenance; broker consumers, which commit the offsets of what was stored) stops.
+    background: CancellationToken,
+    /// Background tasks awaited at shutdown, within `SHUTDOWN_TIMEOUT`.
+    tasks: TaskTracker,
 }
 
 impl App {
     /// Creates the configured store and binds `QUERY_PORT` (0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = build_store(&config).await?;
-        Self::with_store(config, store).await
+        let background = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let store = build_store(&config, &background, &tasks).await?;
+        let mut app = Self::assemble(config, store, background, tasks).await?;
+        app.owns_store = true;
+        Ok(app)
     }
 
-    /// Like [`App::build`] with a given store (tests use this to inject failures).
+    /// Like [`App::build`] with a given store (tests use this to inject failures). The
+    /// store is not closed at shutdown: it belongs to the caller.
     pub async fn with_store(config: Config, store: Arc<dyn SpanStore>) -> anyhow::Result<Self> {
-        let metrics = Arc::new(CollectorMetrics::default());
-        let router = router(&config, store.clone(), metrics);
+        Self::assemble(config, store, CancellationToken::new(), TaskTracker::new()).await
+    }
+
+    async fn assemble(
+        config: Config,
+        store: Arc<dyn SpanStore>,
+        background: CancellationToken,
+        tasks: TaskTracker,
+    ) -> anyhow::Result<Self> {
+        let mut telemetry = Telemetry::new(Arc::new(CollectorMetrics::default()));
+        let self_tracing = if config.self_tracing_enabled {
+            let settings = SelfTracingSettings {
+                sample_rate: config.self_tracing_sample_rate,
+                traces_per_second: config.self_tracing_traces_per_second,
+                otlp_endpoint: config.otel_exporter_otlp_endpoint.clone(),
+            };
+            // The undecorated store: writing self-spans must not be traced itself.
+            let self_tracing = SelfTracing::start(
+                &settings,
+                store.clone(),
+                telemetry.metrics.self_tracing().clone(),
+            )?;
+            telemetry = telemetry.with_tracer(self_tracing.tracer());
+            Some(self_tracing)
+        } else {
+            None
+        };
         let addr = SocketAddr::new(config.query_bind_address, config.query_port);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} (QUERY_PORT)"))?;
+        // Broker collectors (Kafka) start here: spawned on `tasks`, stopping on
+        // `background.cancelled()` after committing the offsets of stored batches, and
+        // reporting lag through `telemetry.metrics.kafka_consumer_lag`.
+        let router = router_with_telemetry(&config, store.clone(), &telemetry);
         Ok(Self {
             listener,
             router,
             store,
+            owns_store: false,
+            telemetry,
+            self_tracing,
+            shutdown_timeout: config.shutdown_timeout,
+            background,
+            tasks,
         })
     }
 
@@ -69,15 +127,70 @@ impl App {
         self.store.clone()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// The metric families and tracer the router records into.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Serves until `shutdown` completes, then shuts down gracefully within
+    /// `SHUTDOWN_TIMEOUT`: stops accepting connections, lets in-flight requests finish
+    /// (every 202 already means "stored"), stores queued self-traces, stops background
+    /// tasks and closes the store. Past the deadline it returns anyway (with a warning),
+    /// so the process exits in bounded time.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("http server failed")
+        let timeout = self.shutdown_timeout;
+        let (deadline_tx, mut deadline_rx) = watch::channel(None::<Instant>);
+        let signal = async move {
+            shutdown.await;
+            let _ = deadline_tx.send(Some(Instant::now() + timeout));
+            tracing::info!(timeout = ?timeout, "shutting down: no new connections, finishing in-flight requests");
+        };
+        let server = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(signal)
+            .into_future();
+        let deadline_passed = async {
+            let deadline = match deadline_rx.wait_for(Option::is_some).await {
+                Ok(deadline) => deadline.unwrap_or_else(Instant::now),
+                // The server ended without a signal; it is returning, nothing to time.
+                Err(_) => return std::future::pending().await,
+            };
+            tokio::time::sleep_until(deadline).await;
+        };
+        tokio::select! {
+            result = server => result.context("http server failed")?,
+            () = deadline_passed => tracing::warn!(
+                "in-flight requests did not finish within SHUTDOWN_TIMEOUT; abandoning them"
+            ),
+        }
+        let deadline = deadline_rx
+            .borrow()
+            .unwrap_or_else(|| Instant::now() + timeout);
+
+        let (store, owns_store) = (self.store, self.owns_store);
+        let (background, tasks) = (self.background, self.tasks);
+        let self_tracing = self.self_tracing;
+        let flush = async move {
+            if let Some(self_tracing) = self_tracing {
+                self_tracing.shutdown().await;
+            }
+            background.cancel();
+            tasks.close();
+            tasks.wait().await;
+            if owns_store {
+                store.close().await
+            } else {
+                Ok(())
+            }
+        };
+        match tokio::time::timeout_at(deadline, flush).await {
+            Ok(Ok(())) => tracing::info!("shutdown complete"),
+            Ok(Err(error)) => tracing::error!(%error, "closing the store failed"),
+            Err(_) => tracing::warn!("flushing did not finish within SHUTDOWN_TIMEOUT"),
+        }
+        Ok(())
     }
 
     /// Serves until SIGTERM or SIGINT.
@@ -86,7 +199,11 @@ impl App {
     }
 }
 
-async fn build_store(config: &Config) -> anyhow::Result<Arc<dyn SpanStore>> {
+async fn build_store(
+    config: &Config,
+    background: &CancellationToken,
+    tasks: &TaskTracker,
+) -> anyhow::Result<Arc<dyn SpanStore>> {
     let options = StorageOptions {
         strict_trace_id: config.strict_trace_id,
         search_enabled: config.search_enabled,
@@ -97,6 +214,17 @@ async fn build_store(config: &Config) -> anyhow::Result<Arc<dyn SpanStore>> {
             options,
             config.mem_max_spans as usize,
         ))),
+        "postgres" => {
+            let pg = PostgresConfig::from_env()?;
+            let store = PostgresStore::connect(pg, options)
+                .await
+                .context("cannot open the PostgreSQL store (STORAGE_TYPE=postgres)")?;
+            let maintenance = store.start_background(background.child_token());
+            tasks.spawn(async move {
+                let _ = maintenance.await;
+            });
+            Ok(Arc::new(store))
+        }
         other => anyhow::bail!("STORAGE_TYPE={other} is not supported by this build"),
     }
 }
@@ -107,6 +235,17 @@ pub fn router(
     store: Arc<dyn SpanStore>,
     metrics: Arc<CollectorMetrics>,
 ) -> Router {
+    router_with_telemetry(config, store, &Telemetry::new(metrics))
+}
+
+/// [`router`] recording into given telemetry (metric families, self-tracing tracer).
+pub fn router_with_telemetry(
+    config: &Config,
+    store: Arc<dyn SpanStore>,
+    telemetry: &Telemetry,
+) -> Router {
+    let metrics = telemetry.metrics.collector().clone();
+    let store = telemetry.instrument(store);
     let mut app = Router::new();
 
     let collector = Arc::new(Collector::new(
@@ -159,13 +298,20 @@ pub fn router(
         }));
     }
 
+    let transports = vec![Transport::Http, Transport::Grpc];
     app = app.merge(api::admin_router(AdminState {
         store,
         metrics,
-        transports: vec![Transport::Http, Transport::Grpc],
+        transports: transports.clone(),
     }));
+    app = app.merge(telemetry.prometheus_router(transports));
 
-    app.layer(cors_layer(&config.allowed_origins))
+    app.route_layer(middleware::from_fn(telemetry::http::remember_route))
+        .layer(middleware::from_fn_with_state(
+            telemetry.http(),
+            telemetry::http::observe,
+        ))
+        .layer(cors_layer(&config.allowed_origins))
         .layer(
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(2048))),

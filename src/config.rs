@@ -96,6 +96,31 @@ pub struct Config {
     /// Log filter in `RUST_LOG` syntax (e.g. `info`, `zipwire=debug`).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+
+    /// Longest wait after SIGTERM or SIGINT for in-flight requests to finish and buffered
+    /// data to be flushed; the process then exits (code 0) regardless.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Trace Zipwire's own API requests and storage calls, stored in itself as service
+    /// `zipwire`.
+    #[arg(long, env = "SELF_TRACING_ENABLED", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub self_tracing_enabled: bool,
+
+    /// Fraction of API requests that self-tracing traces (0.0 to 1.0). At 1.0,
+    /// SELF_TRACING_TRACES_PER_SECOND limits them instead.
+    #[arg(long, env = "SELF_TRACING_SAMPLE_RATE", default_value_t = 1.0, value_parser = parse_rate)]
+    pub self_tracing_sample_rate: f64,
+
+    /// Most self-traces started per second when SELF_TRACING_SAMPLE_RATE is 1.0; 0 traces
+    /// every request.
+    #[arg(long, env = "SELF_TRACING_TRACES_PER_SECOND", default_value_t = 1)]
+    pub self_tracing_traces_per_second: u32,
+
+    /// Send self-traces to this OTLP/HTTP endpoint (e.g. `http://otel-collector:4318`)
+    /// instead of storing them; OTEL_EXPORTER_OTLP_HEADERS adds request headers.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_exporter_otlp_endpoint: Option<String>,
 }
 
 /// Environment variables read by [`Config`]. Zipkin treats an empty value as unset (e.g.
@@ -123,6 +148,11 @@ const ENV_NAMES: &[&str] = &[
     "COLLECTOR_MAX_DECOMPRESSED_SIZE",
     "LOG_FORMAT",
     "LOG_LEVEL",
+    "SHUTDOWN_TIMEOUT",
+    "SELF_TRACING_ENABLED",
+    "SELF_TRACING_SAMPLE_RATE",
+    "SELF_TRACING_TRACES_PER_SECOND",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
 ];
 
 impl Config {
@@ -148,10 +178,14 @@ impl Config {
         Config::parse_from(["zipwire"])
     }
 
-    /// The configuration as logged at start-up. Nothing secret is held yet; credentials
-    /// added later (e.g. database passwords) must be masked here.
-    pub fn redacted(&self) -> &Self {
-        self
+    /// The configuration as logged at start-up, secrets masked: credentials in the OTLP
+    /// endpoint URL. (PostgreSQL settings are read and redacted by their own module.)
+    pub fn redacted(&self) -> Self {
+        let mut config = self.clone();
+        config.otel_exporter_otlp_endpoint = config
+            .otel_exporter_otlp_endpoint
+            .map(|url| mask_userinfo(&url));
+        config
     }
 
     pub fn ui_enabled(&self) -> bool {
@@ -160,6 +194,20 @@ impl Config {
 
     pub fn http_collector_enabled(&self) -> bool {
         self.collector_http_enabled.unwrap_or(true)
+    }
+}
+
+/// `scheme://user:secret@host/...` → `scheme://***@host/...`.
+fn mask_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let authority_end = url[scheme_end..]
+        .find('/')
+        .map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &url[scheme_end + at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -284,6 +332,42 @@ mod tests {
         assert!(err.to_string().contains("MEM_MAX_SPANS"), "{err}");
         let err = Config::try_parse_from(["zipwire", "--storage-type", "cassandra"]).unwrap_err();
         assert!(err.to_string().contains("STORAGE_TYPE"), "{err}");
+    }
+
+    #[test]
+    fn operability_settings_have_zipkin_defaults_and_mask_secrets() {
+        let c = Config::defaults();
+        assert!(!c.self_tracing_enabled);
+        assert_eq!(c.self_tracing_sample_rate, 1.0);
+        assert_eq!(c.self_tracing_traces_per_second, 1);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(20));
+        assert_eq!(c.otel_exporter_otlp_endpoint, None);
+
+        let c = Config::try_parse_from([
+            "zipwire",
+            "--otel-exporter-otlp-endpoint",
+            "https://user:s3cret@otlp.example:4318/base",
+            "--shutdown-timeout",
+            "5s",
+        ])
+        .unwrap();
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(5));
+        let logged = format!("{:?}", c.redacted());
+        assert!(!logged.contains("s3cret"), "{logged}");
+        assert!(
+            logged.contains("https://***@otlp.example:4318/base"),
+            "{logged}"
+        );
+        assert_eq!(
+            mask_userinfo("http://collector:4318"),
+            "http://collector:4318"
+        );
+        let err =
+            Config::try_parse_from(["zipwire", "--self-tracing-sample-rate", "2"]).unwrap_err();
+        assert!(
+            err.to_string().contains("SELF_TRACING_SAMPLE_RATE"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The `zipwire` binary: configuration, logging, then the app until a shutdown signal.
 
+use std::time::Duration;
+
 use zipwire::app::App;
 use zipwire::config::Config;
 
@@ -8,12 +10,21 @@ use zipwire::config::Config;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let config = Config::load();
     zipwire::telemetry::init(&config.log_format, &config.log_level);
-    tracing::info!(config = ?config.redacted(), "starting zipwire {}", env!("CARGO_PKG_VERSION"));
-    let app = App::build(config).await?;
-    tracing::info!(address = %app.local_addr(), "serving the Zipkin API and UI");
-    app.run().await
+    zipwire::telemetry::log_effective_config(&config);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(async {
+        let app = App::build(config).await?;
+        tracing::info!(address = %app.local_addr(), "serving the Zipkin API and UI");
+        app.run().await
+    });
+    // Work abandoned at SHUTDOWN_TIMEOUT (a request stuck on storage) must not hold up the
+    // exit.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    if let Err(error) = &result {
+        tracing::error!(error = format!("{error:#}"), "zipwire stopped");
+    }
+    result
 }
