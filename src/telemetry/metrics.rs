@@ -226,7 +226,7 @@ impl Collector for CollectorCounters {
             .map(|t| (t.as_str(), self.values(*t)))
             .collect();
         for (i, (name, help, metric_type)) in COLLECTOR_METERS.into_iter().enumerate() {
-            let mut family = encoder.encode_descriptor(name, help, None, metric_type.clone())?;
+            let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
             for (transport, values) in &rows {
                 let labels = [("transport", *transport)];
                 let series = family.encode_family(&labels)?;
