@@ -4,7 +4,7 @@
 
 import dagre from '../../vendor/dagre/dagre.esm.js';
 import { api } from '../api.js';
-import { h, toLocalInput, fromLocalInput, plural } from '../util.js';
+import { h, toLocalInput, fromLocalInput, plural, formatCount } from '../util.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -228,8 +228,8 @@ export function mount(container, ctx) {
         h('thead', null, h('tr', null, h('th', null, 'Service'), h('th', { style: { textAlign: 'right' } }, 'Calls'), h('th', { style: { textAlign: 'right' } }, 'Errors'))),
         h('tbody', null, list.map((l) => h('tr', null,
           h('td', null, h('a', { href: '#', onclick: (e) => { e.preventDefault(); choose(l[key]); } }, l[key])),
-          h('td.n', null, l.callCount.toLocaleString('en')),
-          h(`td.n${l.errorCount ? '.bad' : ''}`, null, (l.errorCount || 0).toLocaleString('en'))))))
+          h('td.n', null, formatCount(l.callCount)),
+          h(`td.n${l.errorCount ? '.bad' : ''}`, null, formatCount(l.errorCount || 0))))))
       : h('p.hint', null, 'None'));
     const search = new URLSearchParams({ serviceName: name });
     panel.hidden = false;

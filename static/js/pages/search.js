@@ -5,7 +5,7 @@
 import { api } from '../api.js';
 import { summarize } from '../model/trace.js';
 import {
-  h, formatDuration, parseDuration, formatTimestamp, formatRelative, toLocalInput,
+  h, formatCount, formatDuration, parseDuration, formatTimestamp, formatRelative, toLocalInput,
   fromLocalInput, serviceColor, plural, debounce,
 } from '../util.js';
 
@@ -258,7 +258,7 @@ export function mount(container, ctx) {
       h('div.when', null, formatRelative(s.timestamp, nowMs), h('span.abs', null, formatTimestamp(s.timestamp))),
       h('div', null, h('span.mono', null, formatDuration(s.duration)),
         h('div.dur-bar', { style: { width: `${Math.max(1, (s.duration / longest) * 100).toFixed(1)}%` } })),
-      h('div.count', null, s.spanCount.toLocaleString('en')));
+      h('div.count', null, formatCount(s.spanCount)));
   }
 
   return () => { state.alive = false; suggest.cancel(); };

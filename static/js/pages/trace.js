@@ -8,7 +8,8 @@ import {
   processTrace, buildRows, traceFacts, criticalPath, rowDetail, searchText, formatEndpoint,
 } from '../model/trace.js';
 import {
-  h, esc, formatDuration, formatTimestamp, formatRelative, serviceHue, serviceColor, plural, debounce,
+  h, esc, formatCount, formatDuration, formatTimestamp, formatRelative, serviceHue, serviceColor, plural,
+  debounce,
 } from '../util.js';
 
 const ROW_HEIGHT = 26;
@@ -110,7 +111,7 @@ function showTrace(container, ctx, rawSpans, rawText) {
       h('span', null, 'Duration ', h('b#fact-duration', null, formatDuration(b0.duration))),
       h('span', null, 'Services ', h('b#fact-services', null, String(facts.services.length))),
       h('span', null, 'Depth ', h('b#fact-depth', null, String(facts.depth))),
-      h('span', null, 'Spans ', h('b#fact-spans', null, facts.spanCount.toLocaleString('en'))),
+      h('span', null, 'Spans ', h('b#fact-spans', null, formatCount(facts.spanCount))),
       h('span', null, 'Trace ID ', h('span.mono#fact-trace-id', null, model.traceId), ' ', copyId)),
     legend);
 
@@ -220,7 +221,7 @@ function showTrace(container, ctx, rawSpans, rawText) {
     const hasKids = r.children.length > 0;
     const collapsed = st.collapsed[index] === 1;
     const toggle = `<button type="button" class="toggle${hasKids ? '' : ' leaf'}" tabindex="-1" aria-label="${collapsed ? 'Expand' : 'Collapse'}" data-toggle="1">${collapsed ? '▶' : '▼'}</button>`;
-    const hidden = collapsed ? `<span class="kids">+${(r.end - index - 1).toLocaleString('en')}</span>` : '';
+    const hidden = collapsed ? `<span class="kids">+${formatCount(r.end - index - 1)}</span>` : '';
     let badges = '';
     if (r.shift !== 0) {
       const shown = formatDuration(-r.shift);
@@ -267,9 +268,17 @@ function showTrace(container, ctx, rawSpans, rawText) {
   }
 
   let frame = 0;
+  let painted = false;
   const renderTimes = [];
+  // Widths come from the CSS rules (label column clamp(300px, 36%, 560px) of the timeline,
+  // detail panel 420px or 340px) rather than from layout, so the first paint needs a
+  // single layout pass.
+  function labelWidth() {
+    const timelineWidth = window.innerWidth - (window.innerWidth <= 1100 ? 340 : 420);
+    return Math.min(560, Math.max(300, timelineWidth * 0.36));
+  }
   function computeIndent() {
-    const width = ticks.firstChild.getBoundingClientRect().width || 400;
+    const width = labelWidth();
     const levels = Math.min(Math.max(facts.depth - 1, 1), MAX_INDENT_LEVELS);
     st.indent = Math.max(MIN_INDENT, Math.min(INDENT, Math.floor((width - LABEL_ROOM) / levels)));
   }
@@ -277,8 +286,10 @@ function showTrace(container, ctx, rawSpans, rawText) {
     frame = 0;
     const started = performance.now();
     if (!st.indent) computeIndent();
-    const top = scroller.scrollTop;
-    const height = scroller.clientHeight || 600;
+    // Before the first paint, reading the scroll position would force an extra layout of the
+    // whole page; it is known to be the top, and the window height bounds what is visible.
+    const top = painted ? scroller.scrollTop : 0;
+    const height = painted ? scroller.clientHeight || 600 : window.innerHeight;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(st.visible.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
     let html = '';
@@ -312,7 +323,7 @@ function showTrace(container, ctx, rawSpans, rawText) {
   // ---------- minimap ----------
   let rowHues = null;
   function drawMinimap() {
-    const rect = minimap.getBoundingClientRect();
+    const rect = { width: Math.max(100, window.innerWidth - 38), height: 50 };
     const dpr = window.devicePixelRatio || 1;
     canvas.width = Math.max(1, Math.floor(rect.width * dpr));
     canvas.height = Math.max(1, Math.floor(rect.height * dpr));
@@ -674,12 +685,18 @@ function showTrace(container, ctx, rawSpans, rawText) {
   renderRows();
   renderDetail();
   drawMinimap();
+  requestAnimationFrame(() => {
+    painted = true;
+    // A task queued from the frame callback runs once that frame is painted.
+    setTimeout(() => performance.mark('zipwire:trace-painted'), 0);
+  });
   performance.mark('zipwire:trace-rendered');
   performance.measure('zipwire:process', 'zipwire:trace-fetched', 'zipwire:trace-processed');
   performance.measure('zipwire:render', 'zipwire:trace-processed', 'zipwire:trace-rendered');
   performance.measure('zipwire:total', 'zipwire:trace-start', 'zipwire:trace-rendered');
   container.dataset.ready = 'true';
-  scroller.focus({ preventScroll: true });
+  // Focusing needs layout; in the next frame it shares the layout the paint does anyway.
+  requestAnimationFrame(() => scroller.focus({ preventScroll: true }));
 
   // For the browser tests and the performance script: a handle on the page state.
   window.zipwireTrace = {
