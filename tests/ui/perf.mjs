@@ -57,18 +57,33 @@ try {
     for (let run = 0; run < RUNS; run += 1) {
       if (page) await page.context().close();
       page = await newPage(browser, { width: 1440, height: 900 });
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Performance.enable');
       await page.goto(`${server.base}/zipkin/traces/${traceId}`);
       await page.waitForSelector('[data-ready="true"] .row', { timeout: 120000 });
       await page.waitForFunction(() => performance.getEntriesByName('zipwire:trace-painted').length > 0);
-      loads.push(await page.evaluate(() => {
+      // CPU time of the page's main thread: unlike wall time, it does not grow when other
+      // processes compete for the machine's two cores.
+      const { metrics } = await cdp.send('Performance.getMetrics');
+      const cpu = metrics.find((m) => m.name === 'ThreadTime').value * 1000;
+      loads.push(await page.evaluate((cpuMs) => {
         const mark = (name) => performance.getEntriesByName(name)[0].startTime;
         return {
           openMark: mark('zipwire:trace-painted'),
           fetch: mark('zipwire:trace-fetched') - mark('zipwire:trace-start'),
           model: mark('zipwire:trace-processed') - mark('zipwire:trace-fetched'),
           render: mark('zipwire:trace-rendered') - mark('zipwire:trace-processed'),
+          cpu: cpuMs,
         };
-      }));
+      }, cpu));
+    }
+    // The server's part: the trace request as the browser makes it (gzip accepted).
+    const serverTimes = [];
+    for (let i = 0; i < 3; i += 1) {
+      const t0 = performance.now();
+      const res = await fetch(`${server.base}/api/v2/trace/${traceId}`, { headers: { 'Accept-Encoding': 'gzip' } });
+      await res.arrayBuffer();
+      serverTimes.push(performance.now() - t0);
     }
     const rows = await page.evaluate(() => window.zipwireTrace.rows);
     const collapse = await timed(page, () => window.zipwireTrace.collapseAll());
@@ -111,6 +126,9 @@ try {
       rows,
       jsonBytes: bytes,
       openMs: median(loads.map((l) => l.openMark)),
+      mainThreadCpuMs: median(loads.map((l) => l.cpu)),
+      serverResponseMs: median(serverTimes),
+      loadAverage: fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0],
       fetchMs: median(loads.map((l) => l.fetch)),
       modelMs: median(loads.map((l) => l.model)),
       renderMs: median(loads.map((l) => l.render)),
@@ -129,6 +147,7 @@ try {
     results.push(result);
     console.log(`\n${size.toLocaleString('en')} spans (${rows.toLocaleString('en')} rows, ${(bytes / 1048576).toFixed(1)} MB JSON), median of ${RUNS} loads:`);
     console.log(`  open ${ms(result.openMs)}  (fetch+parse ${ms(result.fetchMs)}, model ${ms(result.modelMs)}, first render ${ms(result.renderMs)})`);
+    console.log(`  page main-thread CPU to first paint ${ms(result.mainThreadCpuMs)}; server answers the trace in ${ms(result.serverResponseMs)}; load average ${result.loadAverage}`);
     console.log(`  collapse all ${ms(collapse)}, expand all ${ms(expand)}, select ${ms(select)}, critical path ${ms(critical)}, find ${ms(find)}`);
     console.log(`  scroll: rows rebuilt in ${scroll.renderMean.toFixed(1)} ms mean, ${scroll.renderMax.toFixed(1)} ms max; jump to second frame ${scroll.frameMean.toFixed(1)} ms; ${scroll.rowsInDom} rows in the DOM; JS heap ${result.heapMB.toFixed(0)} MB`);
     if (problems.length) console.log(`  page problems: ${problems.join('; ')}`);
