@@ -297,7 +297,9 @@ function showTrace(container, ctx, rawSpans, rawText) {
     spacer.innerHTML = html;
     updateWindowBox();
     // The band on the mini-map marks the spans on screen (rows are drawn in tree order).
-    if (last > first && rows.length) {
+    // Hidden when every row fits on screen: there is nothing to locate.
+    viewport.hidden = st.visible.length * ROW_HEIGHT <= height;
+    if (!viewport.hidden && last > first) {
       const top = st.visible[Math.min(first + OVERSCAN, last - 1)];
       const bottom = st.visible[Math.max(last - 1 - OVERSCAN, first)];
       viewport.style.top = `${(top / rows.length) * 100}%`;
