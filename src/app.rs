@@ -152,7 +152,10 @@ impl App {
             .with_graceful_shutdown(signal)
             .into_future();
         let deadline_passed = async {
-            let deadline = match deadline_rx.wait_for(Option::is_some).await {
+            // Copied out at once: the watch guard is not Send and must not live across
+            // the `.await` below (tests spawn `run_until`).
+            let changed = deadline_rx.wait_for(Option::is_some).await.map(|d| *d);
+            let deadline = match changed {
                 Ok(deadline) => deadline.unwrap_or_else(Instant::now),
                 // The server ended without a signal; it is returning, nothing to time.
                 Err(_) => return std::future::pending().await,
