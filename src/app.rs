@@ -25,6 +25,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::api::{self, AdminState, ApiState, QuerySettings};
 use crate::collector::grpc::GrpcCollector;
 use crate::collector::http::HttpCollector;
+use crate::collector::kafka::Kafka;
 use crate::collector::{self, Collector, CollectorMetrics, Transport};
 use crate::config::Config;
 use crate::storage::memory::MemoryStore;
@@ -96,10 +97,20 @@ impl App {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} (QUERY_PORT)"))?;
-        // Broker collectors (Kafka) start here: spawned on `tasks`, stopping on
-        // `background.cancelled()` after committing the offsets of stored batches, and
-        // reporting lag through `telemetry.metrics.kafka_consumer_lag`.
-        let router = router_with_telemetry(&config, store.clone(), &telemetry);
+        // Kafka consumers run on `tasks` and stop on `background`, committing the
+        // offsets of what they stored; the forwarder replaces storage for HTTP and gRPC.
+        let lag_metrics = telemetry.metrics.clone();
+        let kafka = Kafka::start(
+            &config,
+            telemetry.instrument(store.clone()),
+            telemetry.metrics.collector().clone(),
+            Some(Arc::new(move |topic: &str, partition: i32, lag: i64| {
+                lag_metrics.kafka_consumer_lag(topic, partition).set(lag);
+            })),
+            background.child_token(),
+            &tasks,
+        )?;
+        let router = router_with_kafka(&config, store.clone(), &telemetry, kafka.as_ref());
         Ok(Self {
             listener,
             router,
@@ -247,15 +258,30 @@ pub fn router_with_telemetry(
     store: Arc<dyn SpanStore>,
     telemetry: &Telemetry,
 ) -> Router {
+    router_with_kafka(config, store, telemetry, None)
+}
+
+/// [`router_with_telemetry`] with the Kafka side: the forwarder takes the place of storage
+/// for the HTTP and gRPC collectors; consumers add a `/health` component and the `kafka`
+/// transport to `/metrics`.
+pub fn router_with_kafka(
+    config: &Config,
+    store: Arc<dyn SpanStore>,
+    telemetry: &Telemetry,
+    kafka: Option<&Kafka>,
+) -> Router {
     let metrics = telemetry.metrics.collector().clone();
     let store = telemetry.instrument(store);
     let mut app = Router::new();
 
-    let collector = Arc::new(Collector::new(
-        store.clone(),
-        config.collector_sample_rate,
-        metrics.clone(),
-    ));
+    let collector = Arc::new(match kafka.and_then(Kafka::forwarder) {
+        Some(forwarder) => Collector::forwarding(
+            forwarder.clone(),
+            config.collector_sample_rate,
+            metrics.clone(),
+        ),
+        None => Collector::new(store.clone(), config.collector_sample_rate, metrics.clone()),
+    });
     if config.collector_grpc_enabled {
         app = app.merge(collector::grpc::router(GrpcCollector {
             collector: collector.clone(),
@@ -301,11 +327,15 @@ pub fn router_with_telemetry(
         }));
     }
 
-    let transports = vec![Transport::Http, Transport::Grpc];
+    let mut transports = vec![Transport::Http, Transport::Grpc];
+    if kafka.is_some_and(Kafka::consuming) {
+        transports.push(Transport::Kafka);
+    }
     app = app.merge(api::admin_router(AdminState {
         store,
         metrics,
         transports: transports.clone(),
+        checks: kafka.map(Kafka::health_checks).unwrap_or_default(),
     }));
     app = app.merge(telemetry.prometheus_router(transports));
 

@@ -89,6 +89,47 @@ pub struct Config {
     #[arg(long, env = "COLLECTOR_MAX_DECOMPRESSED_SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub collector_max_decompressed_size: usize,
 
+    /// Kafka bootstrap servers (`host:port,...`); when set, spans are consumed from
+    /// KAFKA_TOPIC (unless COLLECTOR_KAFKA_ENABLED=false).
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+    pub kafka_bootstrap_servers: Option<String>,
+
+    /// Consume spans from Kafka when KAFKA_BOOTSTRAP_SERVERS is set.
+    #[arg(long, env = "COLLECTOR_KAFKA_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub collector_kafka_enabled: bool,
+
+    /// Kafka topics to consume, comma-separated; COLLECTOR_FORWARD=kafka publishes to the
+    /// first.
+    #[arg(long, env = "KAFKA_TOPIC", default_value = "zipkin", value_parser = parse_list)]
+    pub kafka_topic: std::vec::Vec<String>,
+
+    /// Kafka consumer group; instances sharing it split the topic's partitions.
+    #[arg(long, env = "KAFKA_GROUP_ID", default_value = "zipkin")]
+    pub kafka_group_id: String,
+
+    /// Kafka consumers in this process (each a group member).
+    #[arg(long, env = "KAFKA_STREAMS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub kafka_streams: u16,
+
+    /// Extra librdkafka properties for every Kafka client, as `key=value,key=value`; a
+    /// part without `=` continues the previous value (`bootstrap.servers=a:9092,b:9092`).
+    #[arg(long, env = "KAFKA_OVERRIDES", default_value = "", value_parser = parse_kafka_overrides)]
+    pub kafka_overrides: std::vec::Vec<(String, String)>,
+
+    /// One extra librdkafka property (`key=value`); repeatable, wins over KAFKA_OVERRIDES.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE", value_parser = parse_kafka_property)]
+    pub kafka_properties: Vec<(String, String)>,
+
+    /// Copy undecodable Kafka messages to this topic, with headers naming the error and
+    /// the source topic, partition and offset.
+    #[arg(long, env = "KAFKA_DLT_TOPIC")]
+    pub kafka_dlt_topic: Option<String>,
+
+    /// Where the HTTP and gRPC collectors send accepted spans: `store`, or `kafka` to
+    /// publish them to KAFKA_TOPIC for consumer-group ingesters (202 once acknowledged).
+    #[arg(long, env = "COLLECTOR_FORWARD", default_value = "store", value_parser = ["store", "kafka"])]
+    pub collector_forward: String,
+
     /// Log format: `text` (human) or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -146,6 +187,14 @@ const ENV_NAMES: &[&str] = &[
     "COLLECTOR_SAMPLE_RATE",
     "COLLECTOR_MAX_BODY_SIZE",
     "COLLECTOR_MAX_DECOMPRESSED_SIZE",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "COLLECTOR_KAFKA_ENABLED",
+    "KAFKA_TOPIC",
+    "KAFKA_GROUP_ID",
+    "KAFKA_STREAMS",
+    "KAFKA_OVERRIDES",
+    "KAFKA_DLT_TOPIC",
+    "COLLECTOR_FORWARD",
     "LOG_FORMAT",
     "LOG_LEVEL",
     "SHUTDOWN_TIMEOUT",
@@ -185,6 +234,8 @@ impl Config {
         config.otel_exporter_otlp_endpoint = config
             .otel_exporter_otlp_endpoint
             .map(|url| mask_userinfo(&url));
+        mask_kafka_secrets(&mut config.kafka_overrides);
+        mask_kafka_secrets(&mut config.kafka_properties);
         config
     }
 
@@ -217,6 +268,47 @@ fn parse_bool(value: &str) -> Option<bool> {
         "false" | "0" | "no" | "off" => Some(false),
         _ => None,
     }
+}
+
+/// librdkafka properties whose values are credentials (passwords, secrets, JAAS lines,
+/// inline PEM keys).
+fn mask_kafka_secrets(properties: &mut [(String, String)]) {
+    for (key, value) in properties {
+        let key = key.to_ascii_lowercase();
+        if ["password", "secret", "jaas", ".pem"]
+            .iter()
+            .any(|word| key.contains(word))
+        {
+            *value = "***".into();
+        }
+    }
+}
+
+/// `key=value`, for `--kafka-property`.
+fn parse_kafka_property(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("'{value}' is not a key=value librdkafka property")),
+    }
+}
+
+/// `KAFKA_OVERRIDES`: comma-separated `key=value`; a part without `=` belongs to the
+/// previous value, so lists like `bootstrap.servers=a:9092,b:9092` survive.
+fn parse_kafka_overrides(value: &str) -> Result<Vec<(String, String)>, String> {
+    let mut properties: Vec<(String, String)> = Vec::new();
+    for part in value.split(',').filter(|p| !p.trim().is_empty()) {
+        if part.contains('=') {
+            properties.push(parse_kafka_property(part)?);
+        } else if let Some((_, previous)) = properties.last_mut() {
+            previous.push(',');
+            previous.push_str(part.trim());
+        } else {
+            return Err(format!("'{part}' is not a key=value librdkafka property"));
+        }
+    }
+    Ok(properties)
 }
 
 fn parse_list(value: &str) -> Result<Vec<String>, String> {
@@ -368,6 +460,52 @@ mod tests {
             err.to_string().contains("SELF_TRACING_SAMPLE_RATE"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn kafka_settings_parse_and_mask_credentials() {
+        let c = Config::defaults();
+        assert_eq!(c.kafka_bootstrap_servers, None);
+        assert!(c.collector_kafka_enabled);
+        assert_eq!(c.kafka_topic, vec!["zipkin"]);
+        assert_eq!(c.kafka_group_id, "zipkin");
+        assert_eq!(c.kafka_streams, 1);
+        assert_eq!(c.collector_forward, "store");
+
+        let c = Config::try_parse_from([
+            "zipwire",
+            "--kafka-topic",
+            "a, b",
+            "--kafka-overrides",
+            "bootstrap.servers=x:1,y:2,sasl.password=s3cret",
+            "--kafka-property",
+            "fetch.min.bytes=10",
+            "--kafka-property",
+            "ssl.key.password=k3y",
+        ])
+        .unwrap();
+        assert_eq!(c.kafka_topic, vec!["a", "b"]);
+        assert_eq!(
+            c.kafka_overrides,
+            vec![
+                ("bootstrap.servers".to_owned(), "x:1,y:2".to_owned()),
+                ("sasl.password".to_owned(), "s3cret".to_owned()),
+            ]
+        );
+        assert_eq!(c.kafka_properties.len(), 2);
+        let logged = format!("{:?}", c.redacted());
+        assert!(
+            !logged.contains("s3cret") && !logged.contains("k3y"),
+            "{logged}"
+        );
+        assert!(logged.contains("x:1,y:2"), "{logged}");
+
+        let err = Config::try_parse_from(["zipwire", "--kafka-property", "novalue"]).unwrap_err();
+        assert!(err.to_string().contains("key=value"), "{err}");
+        let err = Config::try_parse_from(["zipwire", "--kafka-streams", "0"]).unwrap_err();
+        assert!(err.to_string().contains("KAFKA_STREAMS"), "{err}");
+        let err = Config::try_parse_from(["zipwire", "--collector-forward", "s3"]).unwrap_err();
+        assert!(err.to_string().contains("COLLECTOR_FORWARD"), "{err}");
     }
 
     #[test]

@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use super::AdminState;
 
@@ -28,24 +29,51 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
+/// A component `/health` reports besides storage, like a Zipkin collector `Component`.
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// The key under `zipkin.details` (Zipkin uses the component's `toString()`).
+    fn name(&self) -> String;
+    /// `Ok` with extra details (possibly none) when healthy, else the reason.
+    async fn check(&self) -> Result<Map<String, Value>, String>;
+}
+
 /// `GET /health`: 200 `UP` when every component is healthy, else 503 `DOWN` with the
 /// reason, in Zipkin's body shape.
 async fn health(State(state): State<AdminState>, content_type: &'static str) -> Response {
     let name = state.store.name();
-    let check = tokio::time::timeout(HEALTH_TIMEOUT, state.store.check()).await;
-    let component = match check {
-        Ok(Ok(())) => json!({ "status": "UP" }),
-        Ok(Err(err)) => json!({ "status": "DOWN", "details": { "error": err.to_string() } }),
-        Err(_) => json!({
-            "status": "DOWN",
-            "details": { "error": "Timed out computing health status. This often means your storage backend is unreachable." }
-        }),
+    let storage = async {
+        let check = tokio::time::timeout(HEALTH_TIMEOUT, state.store.check()).await;
+        match check {
+            Ok(Ok(())) => json!({ "status": "UP" }),
+            Ok(Err(err)) => json!({ "status": "DOWN", "details": { "error": err.to_string() } }),
+            Err(_) => json!({
+                "status": "DOWN",
+                "details": { "error": "Timed out computing health status. This often means your storage backend is unreachable." }
+            }),
+        }
     };
-    let up = component["status"] == "UP";
+    let others = futures::future::join_all(state.checks.iter().map(|check| async move {
+        let component = match tokio::time::timeout(HEALTH_TIMEOUT, check.check()).await {
+            Ok(Ok(details)) if details.is_empty() => json!({ "status": "UP" }),
+            Ok(Ok(details)) => json!({ "status": "UP", "details": details }),
+            Ok(Err(error)) => json!({ "status": "DOWN", "details": { "error": error } }),
+            Err(_) => json!({
+                "status": "DOWN",
+                "details": { "error": "Timed out computing health status." }
+            }),
+        };
+        (check.name(), component)
+    }));
+    let (storage, others) = tokio::join!(storage, others);
+    let mut details = Map::new();
+    details.insert(name, storage);
+    details.extend(others);
+    let up = details.values().all(|c| c["status"] == "UP");
     let status = if up { "UP" } else { "DOWN" };
     let body = json!({
         "status": status,
-        "zipkin": { "status": status, "details": { name: component } }
+        "zipkin": { "status": status, "details": details }
     });
     let code = if up {
         StatusCode::OK

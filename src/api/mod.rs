@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 
+pub use admin::HealthCheck;
 pub use error::ApiError;
 
 use crate::collector::{CollectorMetrics, Transport};
@@ -47,6 +48,8 @@ pub struct AdminState {
     pub metrics: Arc<CollectorMetrics>,
     /// Transports reported by `/metrics`.
     pub transports: Vec<Transport>,
+    /// Components `/health` reports besides storage (e.g. the Kafka collector).
+    pub checks: Vec<Arc<dyn HealthCheck>>,
 }
 
 /// The `/api/v2` read routes, mounted at `/` and under `/zipkin` (Lens's base path).

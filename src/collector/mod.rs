@@ -1,17 +1,18 @@
 //! The ingest pipeline shared by every transport: decode → count → sample → store.
 //!
-//! Transports (HTTP and gRPC here; Kafka elsewhere) hand decoded spans to [`Collector`],
+//! Transports (HTTP, gRPC and Kafka) hand decoded spans to [`Collector`],
 //! which keeps Zipkin's per-transport counters and applies `COLLECTOR_SAMPLE_RATE`.
 //! Unlike Zipkin, a storage failure is returned to the transport so it can answer 503 (or,
 //! for Kafka, not commit), instead of being logged and acknowledged.
 
 pub mod grpc;
 pub mod http;
+pub mod kafka;
 mod metrics;
 
 use std::sync::Arc;
 
-pub use metrics::{CollectorMetrics, Transport, TransportMetrics};
+pub use metrics::{CollectorMetrics, Transport, TransportMetrics, TransportSnapshot};
 
 use crate::model::Span;
 use crate::storage::{SpanStore, StorageError};
@@ -47,9 +48,16 @@ impl Sampler {
 
 /// Accepts decoded spans from any transport.
 pub struct Collector {
-    store: Arc<dyn SpanStore>,
+    sink: Sink,
     sampler: Sampler,
     metrics: Arc<CollectorMetrics>,
+}
+
+/// Where accepted spans go.
+enum Sink {
+    Store(Arc<dyn SpanStore>),
+    /// `COLLECTOR_FORWARD=kafka`: published for the ingesters to store.
+    Kafka(Arc<kafka::KafkaForwarder>),
 }
 
 impl Collector {
@@ -59,10 +67,27 @@ impl Collector {
         metrics: Arc<CollectorMetrics>,
     ) -> Self {
         Self {
-            store,
+            sink: Sink::Store(store),
             sampler: Sampler::new(sample_rate),
             metrics,
         }
+    }
+
+    /// A collector that publishes accepted spans to Kafka instead of storing them.
+    pub fn forwarding(
+        forwarder: Arc<kafka::KafkaForwarder>,
+        sample_rate: f64,
+        metrics: Arc<CollectorMetrics>,
+    ) -> Self {
+        Self {
+            sink: Sink::Kafka(forwarder),
+            sampler: Sampler::new(sample_rate),
+            metrics,
+        }
+    }
+
+    pub fn sampler(&self) -> Sampler {
+        self.sampler
     }
 
     pub fn metrics(&self) -> &Arc<CollectorMetrics> {
@@ -72,26 +97,38 @@ impl Collector {
     /// Counts, samples and stores one message's spans. On a storage error the spans are
     /// counted as dropped and the error returned, so the transport can make the sender
     /// retry.
-    pub async fn accept(
-        &self,
-        transport: Transport,
-        mut spans: Vec<Span>,
-    ) -> Result<(), StorageError> {
+    pub async fn accept(&self, transport: Transport, spans: Vec<Span>) -> Result<(), StorageError> {
+        let spans = self.count_and_sample(transport, spans);
+        if spans.is_empty() {
+            return Ok(());
+        }
+        let n = spans.len();
+        let result = self.store(spans).await;
+        if let Err(err) = &result {
+            self.metrics.transport(transport).add_spans_dropped(n);
+            tracing::warn!(%transport, spans = n, error = %err, "cannot store spans");
+        }
+        result
+    }
+
+    /// Counts one message's spans and keeps the sampled ones (the others count as
+    /// dropped). With [`Collector::store`], for transports that retry storage themselves
+    /// (Kafka), so a retried message is counted once and its spans are not "dropped".
+    pub fn count_and_sample(&self, transport: Transport, mut spans: Vec<Span>) -> Vec<Span> {
         let counters = self.metrics.transport(transport);
         counters.add_spans(spans.len());
         let before = spans.len();
         spans.retain(|s| self.sampler.is_sampled(s));
         counters.add_spans_dropped(before - spans.len());
-        if spans.is_empty() {
-            return Ok(());
+        spans
+    }
+
+    /// Stores (or forwards) spans already counted and sampled; counts nothing.
+    pub async fn store(&self, spans: Vec<Span>) -> Result<(), StorageError> {
+        match &self.sink {
+            Sink::Store(store) => store.accept(spans).await,
+            Sink::Kafka(forwarder) => forwarder.publish(spans).await,
         }
-        let n = spans.len();
-        let result = self.store.accept(spans).await;
-        if let Err(err) = &result {
-            counters.add_spans_dropped(n);
-            tracing::warn!(%transport, spans = n, error = %err, "cannot store spans");
-        }
-        result
     }
 }
 
