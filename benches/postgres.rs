@@ -168,7 +168,7 @@ fn corpus(n: usize, start: i64, spread: i64) -> Vec<Vec<Span>> {
                 "https://shop.example.com{}",
                 route.replace("{id}", &rng.random_range(0..1000).to_string())
             );
-            let mut extra = vec![
+            let mut extra = [
                 ("component", "spring-webmvc".to_string()),
                 ("http.url", url),
                 ("peer.service", remote.to_string()),

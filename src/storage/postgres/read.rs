@@ -226,7 +226,7 @@ impl PostgresStore {
                 None => break,
             }
         }
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|(ts, _)| std::cmp::Reverse(*ts));
         found.truncate(request.limit);
         Ok(found.into_iter().map(|(_, spans)| spans).collect())
     }
