@@ -46,6 +46,12 @@ impl DecodeError {
 /// IPv4), anything else with a dot after a colon (e.g. `7::0.128.128.127`) is dropped, and
 /// octets may carry leading zeros.
 pub fn set_endpoint_ip(endpoint: &mut Endpoint, text: &str) -> bool {
+    set_endpoint_ip_bytes(endpoint, text.as_bytes())
+}
+
+/// [`set_endpoint_ip`] for text not yet checked to be UTF-8 (anything that is not ASCII is
+/// not an address anyway).
+pub fn set_endpoint_ip_bytes(endpoint: &mut Endpoint, text: &[u8]) -> bool {
     match parse_zipkin_ip(text) {
         Some(ZipkinIp::V4(v4)) => {
             endpoint.ipv4 = Some(v4);
@@ -65,8 +71,7 @@ enum ZipkinIp {
 }
 
 /// Follows `Endpoint.detectFamily` then the family's parser.
-fn parse_zipkin_ip(text: &str) -> Option<ZipkinIp> {
-    let bytes = text.as_bytes();
+fn parse_zipkin_ip(bytes: &[u8]) -> Option<ZipkinIp> {
     if bytes.is_empty() {
         return None;
     }
@@ -86,8 +91,8 @@ fn parse_zipkin_ip(text: &str) -> Option<ZipkinIp> {
         }
     }
     if has_colon && has_dot {
-        let last_colon = text.rfind(':')?;
-        let v4 = parse_ipv4_netty(&text[last_colon + 1..])?;
+        let last_colon = bytes.iter().rposition(|b| *b == b':')?;
+        let v4 = parse_ipv4_netty(&bytes[last_colon + 1..])?;
         if last_colon == 1 && bytes[0] == b':' {
             return Some(ZipkinIp::V4(v4)); // compressed, like ::1.2.3.4
         }
@@ -99,9 +104,10 @@ fn parse_zipkin_ip(text: &str) -> Option<ZipkinIp> {
         }
         Some(ZipkinIp::V4(v4))
     } else if has_colon {
-        parse_ipv6_guava(text).map(ZipkinIp::V6)
+        // Only ASCII hex digits and colons are left, so this is valid UTF-8.
+        parse_ipv6_guava(std::str::from_utf8(bytes).ok()?).map(ZipkinIp::V6)
     } else if has_dot {
-        parse_ipv4_netty(text).map(ZipkinIp::V4)
+        parse_ipv4_netty(bytes).map(ZipkinIp::V4)
     } else {
         None
     }
@@ -109,20 +115,34 @@ fn parse_zipkin_ip(text: &str) -> Option<ZipkinIp> {
 
 /// Dotted quad with one to three digits per octet, each at most 255 (Netty's
 /// `isValidIpV4Address`, which Zipkin uses): leading zeros are allowed and read as decimal.
-fn parse_ipv4_netty(text: &str) -> Option<Ipv4Addr> {
-    if !(7..=15).contains(&text.len()) {
+fn parse_ipv4_netty(bytes: &[u8]) -> Option<Ipv4Addr> {
+    if !(7..=15).contains(&bytes.len()) {
         return None;
     }
     let mut octets = [0u8; 4];
-    let mut parts = text.split('.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
+    let mut part = 0;
+    let mut value: u16 = 0;
+    let mut digits = 0;
+    for &b in bytes {
+        match b {
+            b'0'..=b'9' if digits < 3 => {
+                value = value * 10 + u16::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && part < 3 && value <= 255 => {
+                octets[part] = value as u8;
+                part += 1;
+                value = 0;
+                digits = 0;
+            }
+            _ => return None,
         }
-        *octet = part.parse::<u16>().ok().filter(|v| *v <= 255)? as u8;
     }
-    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+    if part != 3 || digits == 0 || value > 255 {
+        return None;
+    }
+    octets[3] = value as u8;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// IPv6 text without an IPv4 tail, as Guava's `textToNumericFormatV6` (which Zipkin copies)
