@@ -102,9 +102,7 @@ impl Endpoint {
     }
 
     fn normalize(&mut self) {
-        if let Some(name) = &self.service_name {
-            self.service_name = lowercase_name(name);
-        }
+        lowercase_in_place(&mut self.service_name);
         if self.port == Some(0) {
             self.port = None;
         }
@@ -192,9 +190,7 @@ impl Span {
         if self.parent_id == Some(self.id) {
             self.parent_id = None;
         }
-        if let Some(name) = &self.name {
-            self.name = lowercase_name(name);
-        }
+        lowercase_in_place(&mut self.name);
         if self.timestamp == Some(0) {
             self.timestamp = None;
         }
@@ -212,23 +208,22 @@ impl Span {
         if self.kind == Some(Kind::Client) {
             self.shared = false;
         }
-        if self.annotations.len() > 1 {
+        // Decoded spans are often normalised already; checking is cheaper than sorting.
+        if !self.annotations.is_sorted_by(|a, b| a < b) {
             self.annotations.sort_unstable();
             self.annotations.dedup();
         }
-        if self.tags.len() > 1 {
-            // A stable sort keeps input order among equal keys, so keeping the last of
-            // each run gives "last value wins", like Java's TreeMap.put.
+        if !self.tags.is_sorted_by(|a, b| a.0 < b.0) {
+            // A stable sort keeps input order among equal keys; moving each later value
+            // into the kept entry gives "last value wins", like Java's TreeMap.put.
             self.tags.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut deduped: Vec<(CompactString, CompactString)> =
-                Vec::with_capacity(self.tags.len());
-            for (k, v) in self.tags.drain(..) {
-                match deduped.last_mut() {
-                    Some(last) if last.0 == k => last.1 = v,
-                    _ => deduped.push((k, v)),
+            self.tags.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same {
+                    std::mem::swap(&mut later.1, &mut kept.1);
                 }
-            }
-            self.tags = deduped;
+                same
+            });
         }
     }
 
@@ -301,6 +296,17 @@ impl SpanBuilder {
     pub fn build(mut self) -> Span {
         self.0.normalize();
         self.0
+    }
+}
+
+/// [`lowercase_name`] without copying a name that is already lower-case.
+fn lowercase_in_place(name: &mut Option<CompactString>) {
+    if let Some(n) = name {
+        if n.is_empty() {
+            *name = None;
+        } else if n.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+            *n = CompactString::from(n.to_lowercase());
+        }
     }
 }
 
