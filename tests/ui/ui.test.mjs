@@ -192,6 +192,8 @@ describe('trace page', () => {
     const keys = await page.$$eval('#detail-tags tr', (trs) => trs.map((tr) => tr.dataset.key));
     assert.ok(keys.length > 0, 'tags listed');
     assert.ok(await page.locator('#detail-annotations tr').count() >= 2, 'client start and finish');
+    await page.click('#detail summary');
+    assert.match(await page.textContent('#detail pre'), /"traceId": "a03ee8fff1dcd9b9"/);
   });
 
   test('clock skew is corrected, badged, and the raw timings can be shown', async () => {

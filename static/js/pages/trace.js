@@ -489,10 +489,18 @@ function showTrace(container, ctx, rawSpans, rawText) {
           h('td.k', null, t.key, t.hosts && t.hosts.length > 1 ? h('span.host', null, t.hosts.join(', ')) : null),
           h('td.v', null, t.value)))))
           : h('p.hint', null, 'None')),
-      h('section', null, h('details', null, h('summary', null, 'Raw JSON'),
-        h('pre.mono', { style: { whiteSpace: 'pre-wrap', wordBreak: 'break-all', fontSize: '11.5px' } },
-          JSON.stringify(r.nodes.map((n) => n.raw), null, 2)))),
+      h('section', null, rawJson(r)),
     ].filter(Boolean));
+  }
+
+  // The span's JSON is only serialised when someone opens it.
+  function rawJson(r) {
+    const pre = h('pre.mono', { style: { whiteSpace: 'pre-wrap', wordBreak: 'break-all', fontSize: '11.5px' } });
+    const details = h('details', null, h('summary', null, 'Raw JSON'), pre);
+    details.addEventListener('toggle', () => {
+      if (details.open && !pre.textContent) pre.textContent = JSON.stringify(r.nodes.map((n) => n.raw), null, 2);
+    });
+    return details;
   }
 
   // ---------- collapse ----------
