@@ -18,8 +18,9 @@
 //! merged through borrowed projections (nothing is cloned), all scratch space is reused
 //! from trace to trace, and service names are interned once per linker.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use compact_str::CompactString;
 
@@ -246,18 +247,35 @@ impl Names {
     }
 }
 
-/// The part of a span the linker needs, borrowed from the stored span.
+/// The part of a span the linker needs, borrowed from the stored span. Kept small
+/// because sorting a trace moves these around.
 #[derive(Debug)]
 struct LinkSpan<'a> {
     id: SpanId,
     parent_id: Option<SpanId>,
+    /// Epoch microseconds; 0 when absent (never a real value after normalisation).
+    timestamp: u64,
+    local: Option<Local<'a>>,
+    remote_service: Option<&'a str>,
     kind: Option<Kind>,
     shared: bool,
-    timestamp: Option<u64>,
-    /// Owned only when fragments from one host had to be completed field by field.
-    local: Option<Cow<'a, Endpoint>>,
-    remote_service: Option<&'a str>,
     error: bool,
+}
+
+/// A local endpoint as reported, or completed from several fragments of one span.
+#[derive(Debug)]
+enum Local<'a> {
+    Reported(&'a Endpoint),
+    Completed(Box<Endpoint>),
+}
+
+impl Local<'_> {
+    fn get(&self) -> &Endpoint {
+        match self {
+            Local::Reported(endpoint) => endpoint,
+            Local::Completed(endpoint) => endpoint,
+        }
+    }
 }
 
 impl<'a> LinkSpan<'a> {
@@ -265,11 +283,11 @@ impl<'a> LinkSpan<'a> {
         LinkSpan {
             id: span.id,
             parent_id: span.parent_id,
+            timestamp: span.timestamp.unwrap_or(0),
+            local: span.local_endpoint.as_ref().map(Local::Reported),
+            remote_service: span.remote_service_name(),
             kind: span.kind,
             shared: span.shared,
-            timestamp: span.timestamp,
-            local: span.local_endpoint.as_ref().map(Cow::Borrowed),
-            remote_service: span.remote_service_name(),
             error: span.tag("error").is_some(),
         }
     }
@@ -277,7 +295,7 @@ impl<'a> LinkSpan<'a> {
     /// Empty names are treated as absent even if a span skipped normalisation: a link to
     /// "" would be meaningless.
     fn local_service(&self) -> Option<&str> {
-        let local: &Endpoint = self.local.as_deref()?;
+        let local = self.local.as_ref()?.get();
         local.service_name.as_deref().filter(|n| !n.is_empty())
     }
 
@@ -300,10 +318,10 @@ impl Fragment for LinkSpan<'_> {
         self.shared
     }
     fn local_endpoint(&self) -> Option<&Endpoint> {
-        self.local.as_deref()
+        self.local.as_ref().map(Local::get)
     }
     fn timestamp(&self) -> Option<u64> {
-        self.timestamp
+        (self.timestamp != 0).then_some(self.timestamp)
     }
 
     fn set_parent_id(&mut self, parent: SpanId) {
@@ -317,13 +335,20 @@ impl Fragment for LinkSpan<'_> {
     fn absorb(&mut self, later: &mut Self) {
         self.parent_id = self.parent_id.or(later.parent_id);
         self.kind = self.kind.or(later.kind);
-        self.timestamp = self.timestamp.or(later.timestamp);
-        match (&mut self.local, later.local.take()) {
-            (None, theirs) => self.local = theirs,
-            (Some(ours), Some(theirs)) if fills_gaps(ours, &theirs) => {
-                fill_endpoint(ours.to_mut(), &theirs)
+        if self.timestamp == 0 {
+            self.timestamp = later.timestamp;
+        }
+        match (self.local.take(), later.local.take()) {
+            (Some(ours), Some(theirs)) if fills_gaps(ours.get(), theirs.get()) => {
+                let mut completed = match ours {
+                    Local::Reported(endpoint) => Box::new(endpoint.clone()),
+                    Local::Completed(endpoint) => endpoint,
+                };
+                fill_endpoint(&mut completed, theirs.get());
+                self.local = Some(Local::Completed(completed));
             }
-            _ => {}
+            (None, theirs) => self.local = theirs,
+            (ours, _) => self.local = ours,
         }
         // Field-wise endpoint merging keeps the first service name seen.
         self.remote_service = self.remote_service.or(later.remote_service);
@@ -335,6 +360,9 @@ impl Fragment for LinkSpan<'_> {
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
     use crate::model::TraceId;
 
@@ -1483,6 +1511,168 @@ mod tests {
         };
 
         assert_eq!(links_of(&[finish, start]), vec![link("web", "app", 1, 1)]);
+    }
+
+    #[test]
+    fn an_endpoint_completed_from_fragments_places_children_under_their_server() {
+        let backend_at = |ip: &str| Endpoint::service("backend").with_ip(ip);
+        let trace = vec![
+            span(
+                "a",
+                None,
+                "1",
+                Some(Kind::Server),
+                Some("frontend"),
+                None,
+                false,
+            ),
+            span(
+                "a",
+                Some("1"),
+                "2",
+                Some(Kind::Client),
+                Some("frontend"),
+                None,
+                false,
+            ),
+            // The shared server reported its name and its address in separate fragments.
+            shared(span(
+                "a",
+                Some("1"),
+                "2",
+                Some(Kind::Server),
+                Some("backend"),
+                None,
+                false,
+            )),
+            shared(Span {
+                local_endpoint: Some(Endpoint::default().with_ip("10.0.0.1")),
+                ..span("a", Some("1"), "2", Some(Kind::Server), None, None, false)
+            }),
+            Span {
+                local_endpoint: Some(backend_at("10.0.0.1")),
+                ..span(
+                    "a",
+                    Some("2"),
+                    "3",
+                    Some(Kind::Client),
+                    None,
+                    Some("db"),
+                    false,
+                )
+            },
+        ];
+
+        // Under the client instead, the db call would add a second frontend -> backend.
+        assert_eq!(
+            links_of(&trace),
+            vec![
+                link("backend", "db", 1, 0),
+                link("frontend", "backend", 1, 0)
+            ]
+        );
+        let tree = crate::trace::SpanTree::build(trace);
+        let db_call = tree.traverse().last().unwrap();
+        let server = tree.span(tree.parent(db_call).unwrap()).unwrap();
+        assert!(server.shared);
+        assert_eq!(server.local_endpoint, Some(backend_at("10.0.0.1")));
+    }
+
+    /// A small, messy trace: few ids (so fragments collide), every kind, partial
+    /// endpoints, missing parents and timestamps, 64- and 128-bit forms of one trace id.
+    fn random_trace(rng: &mut StdRng) -> Vec<Span> {
+        let endpoints = [
+            Endpoint::service("a"),
+            Endpoint::service("b"),
+            Endpoint::default().with_ip("10.0.0.1"),
+            Endpoint::default().with_ip("9.0.0.2"),
+            Endpoint::service("a").with_ip("10.0.0.1"),
+            Endpoint::service("b").with_port(8080),
+        ];
+        let kinds = [
+            None,
+            Some(Kind::Client),
+            Some(Kind::Server),
+            Some(Kind::Producer),
+            Some(Kind::Consumer),
+        ];
+        let full = TraceId::parse("7180c278b62e8f6a216a2aea45d08fc9").unwrap();
+        (0..rng.random_range(1..12))
+            .map(|_| {
+                let id = SpanId::new(rng.random_range(1..=6)).unwrap();
+                let trace_id = if rng.random_bool(0.5) {
+                    full
+                } else {
+                    full.to_64()
+                };
+                let mut span = Span::new(trace_id, id);
+                if rng.random_bool(0.7) {
+                    span.parent_id = SpanId::new(rng.random_range(1..=6));
+                }
+                span.kind = kinds[rng.random_range(0..kinds.len())];
+                span.shared = rng.random_bool(0.3);
+                if rng.random_bool(0.8) {
+                    span.local_endpoint =
+                        Some(endpoints[rng.random_range(0..endpoints.len())].clone());
+                }
+                if rng.random_bool(0.4) {
+                    span.remote_endpoint =
+                        Some(Endpoint::service(["a", "b", "c"][rng.random_range(0..3)]));
+                }
+                if rng.random_bool(0.6) {
+                    span.timestamp = Some(rng.random_range(1..5));
+                }
+                if rng.random_bool(0.2) {
+                    span.tags.push(("error".into(), "".into()));
+                }
+                span.normalize();
+                span
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_linker_merges_and_builds_trees_exactly_like_merge_trace_and_span_tree() {
+        let mut rng = StdRng::seed_from_u64(0x5eed);
+        let mut builder = TreeBuilder::default();
+        let mut tree = Tree::default();
+        let mut order = Vec::new();
+        for _ in 0..3000 {
+            let trace = random_trace(&mut rng);
+
+            let mut fragments: Vec<LinkSpan<'_>> = trace.iter().map(LinkSpan::new).collect();
+            sort_fragments(&mut fragments);
+            merge_sorted(&mut fragments);
+            builder.build(&fragments, &mut tree);
+            tree.breadth_first(&mut order);
+            let reference = crate::trace::SpanTree::build(trace.clone());
+
+            let merged = reference.spans();
+            assert_eq!(fragments.len(), merged.len(), "{trace:?}");
+            for (projected, span) in fragments.iter().zip(merged) {
+                assert_eq!(projected.id, span.id, "{trace:?}");
+                assert_eq!(projected.parent_id, span.parent_id, "{trace:?}");
+                assert_eq!(projected.kind, span.kind, "{trace:?}");
+                assert_eq!(projected.shared, span.shared, "{trace:?}");
+                assert_eq!(Fragment::timestamp(projected), span.timestamp, "{trace:?}");
+                assert_eq!(
+                    projected.local_endpoint(),
+                    span.local_endpoint.as_ref(),
+                    "{trace:?}"
+                );
+                assert_eq!(
+                    projected.remote_service,
+                    span.remote_service_name(),
+                    "{trace:?}"
+                );
+                assert_eq!(projected.error, span.tag("error").is_some(), "{trace:?}");
+            }
+            assert_eq!(tree.root(), reference.root(), "{trace:?}");
+            assert_eq!(order, reference.traverse().collect::<Vec<_>>(), "{trace:?}");
+            for &node in &order {
+                assert_eq!(tree.parent(node), reference.parent(node), "{trace:?}");
+            }
+        }
     }
 
     #[test]

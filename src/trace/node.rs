@@ -15,11 +15,14 @@
 //! Nodes are indices into the merged span list rather than pointers, and the lookup
 //! tables live in a [`TreeBuilder`] that the dependency linker reuses for every trace.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::hash_map::Entry;
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::merge::merge_trace;
 use super::Fragment;
-use crate::model::{Span, SpanId};
+use crate::model::{Endpoint, Span, SpanId};
 
 /// A node of a [`SpanTree`]: a span, or the synthetic root of a headless trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -189,19 +192,19 @@ pub(crate) struct TreeBuilder {
     /// of children with equal timestamps, so it is mirrored as a vector plus an index.
     parents: Vec<ParentEntry>,
     parent_slot: HashMap<Key, u32>,
-    /// First and last shared span of each id; `next_shared` chains the rest in order.
-    shared_by_id: HashMap<SpanId, (u32, u32)>,
-    next_shared: Vec<u32>,
     shared_class: Vec<u32>,
+    any_shared: bool,
     attached: Vec<u32>,
     attach_seq: Vec<u32>,
     cursor: Vec<u32>,
 }
 
 impl TreeBuilder {
-    /// Links `spans` (already merged, see [`merge_trace`]) into `tree`.
+    /// Links `spans` into `tree`. The spans must be merged (see [`merge_trace`]), which
+    /// also leaves them sorted by id: the spans of one id are then contiguous.
     pub(crate) fn build<T: Fragment>(&mut self, spans: &[T], tree: &mut Tree) {
         let len = u32::try_from(spans.len()).expect("a trace has fewer than 2^32 spans");
+        debug_assert!(spans.windows(2).all(|w| w[0].id() <= w[1].id()));
         self.clear(spans.len());
 
         self.classify_shared(spans);
@@ -229,7 +232,8 @@ impl TreeBuilder {
                 true
             } else if let Some(parent_id) = span.parent_id() {
                 // A local span inside a shared server is the most specific case.
-                if let Some(class) = self.shared_class_of(spans, parent_id, span) {
+                let class = self.shared_class_of(spans, parent_id, span.local_endpoint());
+                if let Some(class) = class {
                     let in_server = Key::Shared(parent_id, class);
                     if self.parent_slot.contains_key(&in_server) {
                         self.put_parent(unqualified, Some(in_server));
@@ -261,9 +265,7 @@ impl TreeBuilder {
         self.key_to_node.clear();
         self.parents.clear();
         self.parent_slot.clear();
-        self.shared_by_id.clear();
-        self.next_shared.clear();
-        self.next_shared.resize(len, NO_NODE);
+        self.any_shared = false;
         self.shared_class.clear();
         self.shared_class.resize(len, NO_ENDPOINT);
         self.attached.clear();
@@ -274,47 +276,36 @@ impl TreeBuilder {
     /// Names the local endpoint of every shared span (see [`Key`]).
     fn classify_shared<T: Fragment>(&mut self, spans: &[T]) {
         for (i, span) in spans.iter().enumerate() {
-            if !span.shared() {
-                continue;
-            }
-            let index = i as u32;
-            let class = match span.local_endpoint() {
-                None => NO_ENDPOINT,
-                Some(_) => self
-                    .shared_with_endpoint(spans, span.id(), span)
-                    .unwrap_or(index + 1),
-            };
-            self.shared_class[i] = class;
-            match self.shared_by_id.get_mut(&span.id()) {
-                Some((_, last)) => {
-                    self.next_shared[*last as usize] = index;
-                    *last = index;
-                }
-                None => {
-                    self.shared_by_id.insert(span.id(), (index, index));
-                }
+            if span.shared() {
+                self.any_shared = true;
+                self.shared_class[i] = self
+                    .shared_class_of(spans, span.id(), span.local_endpoint())
+                    .expect("a shared span finds itself");
             }
         }
     }
 
-    /// The class of the first shared span with `id` whose local endpoint equals `like`'s.
-    fn shared_with_endpoint<T: Fragment>(&self, spans: &[T], id: SpanId, like: &T) -> Option<u32> {
-        let (mut at, _) = *self.shared_by_id.get(&id)?;
-        while at != NO_NODE {
-            if spans[at as usize].local_endpoint() == like.local_endpoint() {
-                return Some(self.shared_class[at as usize]);
-            }
-            at = self.next_shared[at as usize];
+    /// The class a shared span with `id` on `endpoint` has, if there is such a span
+    /// (for "no endpoint" the class is known up front; whether such a span exists is
+    /// left to the caller).
+    fn shared_class_of<T: Fragment>(
+        &self,
+        spans: &[T],
+        id: SpanId,
+        endpoint: Option<&Endpoint>,
+    ) -> Option<u32> {
+        if !self.any_shared {
+            return None;
         }
-        None
-    }
-
-    /// The class a shared span with `id` on `span`'s local endpoint would have, if any.
-    fn shared_class_of<T: Fragment>(&self, spans: &[T], id: SpanId, span: &T) -> Option<u32> {
-        match span.local_endpoint() {
-            None => Some(NO_ENDPOINT),
-            Some(_) => self.shared_with_endpoint(spans, id, span),
+        if endpoint.is_none() {
+            return Some(NO_ENDPOINT);
         }
+        let start = spans.partition_point(|s| s.id() < id);
+        spans[start..]
+            .iter()
+            .take_while(|s| s.id() == id)
+            .position(|s| s.shared() && s.local_endpoint() == endpoint)
+            .map(|offset| (start + offset) as u32 + 1)
     }
 
     fn own_key<T: Fragment>(&self, span: &T, index: usize) -> Key {
@@ -327,10 +318,10 @@ impl TreeBuilder {
 
     /// `LinkedHashMap.put`: replacing keeps the position, re-adding goes last.
     fn put_parent(&mut self, child: Key, parent: Option<Key>) {
-        match self.parent_slot.get(&child) {
-            Some(&slot) => self.parents[slot as usize].parent = parent,
-            None => {
-                self.parent_slot.insert(child, self.parents.len() as u32);
+        match self.parent_slot.entry(child) {
+            Entry::Occupied(slot) => self.parents[*slot.get() as usize].parent = parent,
+            Entry::Vacant(slot) => {
+                slot.insert(self.parents.len() as u32);
                 self.parents.push(ParentEntry {
                     child,
                     parent,
