@@ -305,7 +305,7 @@ fn lowercase_in_place(name: &mut Option<CompactString>) {
         if n.is_empty() {
             *name = None;
         } else if n.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-            *n = CompactString::from(n.to_lowercase());
+            *n = CompactString::from(n.as_str().to_lowercase());
         }
     }
 }

@@ -533,7 +533,8 @@ impl<'a> Reader<'a> {
     }
 
     fn push(&mut self, scope: Scope) -> Result<()> {
-        if self.stack.len() - 1 >= NESTING_LIMIT {
+        // The document scope does not count.
+        if self.stack.len() > NESTING_LIMIT {
             return Err(Failure::Message(format!(
                 "Nesting limit {NESTING_LIMIT} reached{}",
                 self.location()
