@@ -67,7 +67,7 @@ async function open(pathAndQuery, options) {
 
 async function openTrace(traceId, options) {
   await open(`traces/${traceId}`, options);
-  await page.waitForSelector('.trace .row', { timeout: 15000 });
+  await page.waitForSelector('.trace .row', { timeout: 30000 });
   return page;
 }
 

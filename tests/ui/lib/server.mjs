@@ -92,7 +92,8 @@ export async function postSpans(base, spans, chunk = 5000) {
 
 /** Polls until the trace is readable with the expected number of spans (storage may be async). */
 export async function waitForTrace(base, traceId, count) {
-  const deadline = Date.now() + 20000;
+  // Generous: CI may drive a debug build on a busy machine.
+  const deadline = Date.now() + 60000;
   for (;;) {
     const res = await fetch(`${base}/api/v2/trace/${traceId}`);
     if (res.ok) {
