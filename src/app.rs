@@ -346,7 +346,10 @@ pub fn router_with_kafka(
         ))
         .layer(cors_layer(&config.allowed_origins))
         .layer(
+            // The fastest level: on a 100k-span trace the default level costs about a
+            // second of server CPU for a few percent smaller responses.
             CompressionLayer::new()
+                .quality(CompressionLevel::Fastest)
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(2048))),
         )
         .layer(middleware::from_fn(reject_trace_method))
