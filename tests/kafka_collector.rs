@@ -19,6 +19,7 @@ use zipwire::storage::SpanStore;
 
 broker_tests!(
     each_encoding_is_stored,
+    multiple_topics_comma_delimited,
     skips_malformed_data,
     dead_letter_topic_receives_undecodable_messages_with_headers,
     storage_failing_then_recovering_loses_nothing_and_commits_nothing_early,
@@ -112,6 +113,32 @@ async fn each_encoding_is_stored(broker: &dyn Broker) {
     assert_eq!(kafka.messages_dropped, 0);
     assert_eq!(kafka.spans, 4 * 3 + 1);
     assert_eq!(kafka.spans_dropped, 0);
+    app.stop().await;
+}
+
+/// ITKafkaCollector.multipleTopicsCommaDelimited: KAFKA_TOPIC lists several topics.
+async fn multiple_topics_comma_delimited(broker: &dyn Broker) {
+    let (one, two, group) = (unique("zipkin"), unique("zipkin"), unique("group"));
+    broker.create_topic(&one, 1);
+    broker.create_topic(&two, 1);
+    let store = memory_store();
+    let topics = format!("{one},{two}");
+    let app = Running::start(
+        &args(&kafka_args(&broker.bootstrap(), &topics, &group)),
+        store.clone(),
+    )
+    .await;
+    let traces = [trace(1), trace(1)];
+    let producer = Producer::new(&broker.bootstrap());
+    producer
+        .send(&one, None, None, &proto3::encode_list(&traces[0]))
+        .await;
+    producer
+        .send(&two, None, None, &json_v2_list(&traces[1]))
+        .await;
+    eventually!("a trace from each topic stored", {
+        (stored_count(store.as_ref(), &traces).await == 2).then_some(())
+    });
     app.stop().await;
 }
 

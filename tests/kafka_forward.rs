@@ -8,7 +8,6 @@ mod kafka;
 use kafka::{kafka_args, memory_store, read_topic, unique, Broker, Running};
 use zipwire::codec::{detect, json_v2, proto3};
 use zipwire::model::{Endpoint, Kind, Span, SpanId, TraceId};
-use zipwire::storage::SpanStore;
 
 broker_tests!(forwarding_tier_round_trips_a_post_through_kafka_into_the_store);
 

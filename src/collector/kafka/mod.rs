@@ -44,7 +44,9 @@ pub enum KafkaError {
     Config(String),
     /// librdkafka refused the client configuration (e.g. an unknown property in
     /// KAFKA_OVERRIDES).
-    #[error("cannot create the Kafka {client}: {source}")]
+    #[error(
+        "cannot create the Kafka {client} (check KAFKA_OVERRIDES and --kafka-property): {source}"
+    )]
     Client {
         client: &'static str,
         #[source]
