@@ -405,10 +405,6 @@ mod fast {
     }
 
     /// Pins the closure's argument to a higher-ranked `&str`, which inference alone misses.
-    fn string<T, F: FnOnce(&str) -> Option<T>>(f: F) -> Str<F> {
-        Str(f)
-    }
-
     fn key<T, F: FnOnce(&str) -> T>(f: F) -> Key<F> {
         Key(f)
     }
@@ -444,27 +440,53 @@ mod fast {
         Bytes(f)
     }
 
-    /// Lower-hex digits of at most `max_len` characters, as the model's id parsers accept
-    /// them; anything they would reject is `None`.
-    fn parse_hex(hex: &[u8], max_len: usize) -> Option<u128> {
+    /// Digit values of lower-hex characters; 0xFF for every other byte.
+    const HEX_VALUE: [u8; 256] = {
+        let mut table = [0xFF; 256];
+        let mut i = 0;
+        while i < 10 {
+            table[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            table[b'a' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        table
+    };
+
+    /// Up to 16 lower-hex digits, without a branch per digit: invalid bytes are collected
+    /// in `bad` and checked once.
+    fn hex_u64(hex: &[u8]) -> Option<u64> {
+        let mut value = 0u64;
+        let mut bad = 0u8;
+        for &b in hex {
+            let digit = HEX_VALUE[b as usize];
+            bad |= digit;
+            value = (value << 4) | u64::from(digit & 0xf);
+        }
+        (bad & 0xf0 == 0).then_some(value)
+    }
+
+    /// Lower-hex digits of at most `max_len` (≤ 32) characters as the model's id parsers
+    /// accept them, as (high, low) halves; anything they would reject is `None`.
+    fn parse_hex(hex: &[u8], max_len: usize) -> Option<(u64, u64)> {
         if hex.is_empty() || hex.len() > max_len {
             return None;
         }
-        let mut value: u128 = 0;
-        for &b in hex {
-            let digit = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                _ => return None,
-            };
-            value = (value << 4) | u128::from(digit);
-        }
-        Some(value)
+        let split = hex.len().saturating_sub(16);
+        Some((hex_u64(&hex[..split])?, hex_u64(&hex[split..])?))
     }
 
     fn trace_id(hex: &[u8]) -> Option<TraceId> {
-        let value = parse_hex(hex, 32)?;
-        TraceId::from_parts((value >> 64) as u64, value as u64)
+        let (high, low) = parse_hex(hex, 32)?;
+        TraceId::from_parts(high, low)
+    }
+
+    fn span_id(hex: &[u8]) -> Option<Option<SpanId>> {
+        let (_, low) = parse_hex(hex, 16)?;
+        Some(SpanId::new(low))
     }
 
     fn kind(name: &[u8]) -> Option<Kind> {
@@ -564,15 +586,9 @@ mod fast {
                 match field {
                     // Unlike the other fields, null ids are errors.
                     SpanField::TraceId => d.trace_id = Some(map.next_value_seed(bytes(trace_id))?),
-                    SpanField::Id => {
-                        d.id = Some(map.next_value_seed(bytes(|hex| {
-                            SpanId::new(parse_hex(hex, 16)? as u64)
-                        }))?)
-                    }
+                    SpanField::Id => d.id = Some(map.next_value_seed(bytes(|hex| span_id(hex)?))?),
                     SpanField::ParentId => {
-                        if let Some(parent) = map.next_value_seed(Nullable(bytes(|hex| {
-                            Some(SpanId::new(parse_hex(hex, 16)? as u64))
-                        })))? {
+                        if let Some(parent) = map.next_value_seed(Nullable(bytes(span_id)))? {
                             d.parent_id = parent;
                         }
                     }
@@ -668,10 +684,10 @@ mod fast {
             while let Some(field) = map.next_key_seed(bytes(EndpointField::of))? {
                 match field {
                     EndpointField::ServiceName => {
-                        map.next_value_seed(Nullable(string(|s| {
-                            e.set_service_name(s);
-                            Some(())
-                        })))?;
+                        // Lower-cased (and "" dropped) once, by `Span::normalize`.
+                        if let Some(name) = map.next_value_seed(Nullable(compact()))? {
+                            e.service_name = Some(name);
+                        }
                     }
                     EndpointField::Ip => {
                         map.next_value_seed(Nullable(bytes(|ip| {
@@ -944,6 +960,41 @@ mod tests {
             fast_decodes > 1_500,
             "only {fast_decodes} mutants took the fast path"
         );
+    }
+
+    #[test]
+    fn fast_id_parsing_matches_the_model() {
+        let ids = [
+            "1",
+            "a",
+            "48485a3953bb6124",
+            "148485a3953bb6124",
+            "000000000000000048485a3953bb6124",
+            "463ac35c9f6413ad48485a3953bb6124",
+            "ffffffffffffffffffffffffffffffff",
+            "0",
+            "",
+            "48485A3953BB6124",
+            "0x1",
+            "g",
+            "463ac35c9f6413ad48485a3953bb61245",
+        ];
+        for trace in ids {
+            let json = format!(r#"{{"traceId":"{trace}","id":"1"}}"#);
+            let fast = fast::decode_one(json.as_bytes()).map(|s| s.trace_id);
+            assert_eq!(fast, TraceId::parse(trace).ok(), "traceId {trace:?}");
+        }
+        for id in ids {
+            let json = format!(r#"{{"traceId":"1","id":"{id}"}}"#);
+            let fast = fast::decode_one(json.as_bytes()).map(|s| s.id);
+            assert_eq!(fast, SpanId::parse(id).ok(), "id {id:?}");
+            let json = format!(r#"{{"traceId":"1","id":"2","parentId":"{id}"}}"#);
+            let fast = fast::decode_one(json.as_bytes()).map(|s| s.parent_id);
+            let model = SpanId::parse_parent(id)
+                .ok()
+                .map(|p| p.filter(|p| p.get() != 2));
+            assert_eq!(fast, model, "parentId {id:?}");
+        }
     }
 
     #[test]

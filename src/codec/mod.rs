@@ -72,6 +72,11 @@ enum ZipkinIp {
 
 /// Follows `Endpoint.detectFamily` then the family's parser.
 fn parse_zipkin_ip(bytes: &[u8]) -> Option<ZipkinIp> {
+    // The common case in one pass: only a valid dotted quad is both IPv4 to
+    // `detectFamily` and accepted by the IPv4 parser.
+    if let Some(v4) = parse_ipv4_netty(bytes) {
+        return Some(ZipkinIp::V4(v4));
+    }
     if bytes.is_empty() {
         return None;
     }
