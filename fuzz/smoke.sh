@@ -26,7 +26,7 @@ failed=0
 for t in "${targets[@]}"; do
   corpus="$(mktemp -d)"
   # New inputs go to the throw-away first directory; the committed seeds stay as they are.
-  if cargo fuzz run --target-dir "$TARGET_DIR" "$t" "$corpus" "seeds/$t" -- \
+  if cargo fuzz run --sanitizer "$SANITIZER" --target-dir "$TARGET_DIR" "$t" "$corpus" "seeds/$t" -- \
       -runs="$RUNS" -max_len=65536 -timeout=10 -rss_limit_mb=2048 >"$corpus.log" 2>&1; then
     echo "fuzz $t: ok ($(grep -Eo 'Done [0-9]+ runs' "$corpus.log" || echo "$RUNS runs"))"
     passed=$((passed + 1))
