@@ -12,6 +12,13 @@
 //!
 //! Encoding writes bytes by hand in the field order and with the omissions of Zipkin's
 //! `V2SpanWriter`, so responses are byte-identical to Zipkin's.
+//!
+//! Where the model cannot hold what Zipkin keeps, decoding differs (all rare in practice):
+//! a negative annotation timestamp counts as missing (`Incomplete annotation at ...`); a
+//! short all-zero span id such as `"0"` is rejected (`id is all zeros`); an IPv4 text with
+//! leading zeros (`10.0.0.01`) is returned without them; a hex-form IPv4-mapped IPv6 address
+//! becomes IPv4. Tag keys sort by UTF-8 bytes rather than Java's UTF-16 units, which differ
+//! only between characters above U+FFFF and those in U+E000..U+FFFF.
 
 use compact_str::CompactString;
 

@@ -1,9 +1,10 @@
 //! Wire formats: bytes in, validated [`model`](crate::model) types out, and back.
 //!
-//! One module per format (`json_v2` today; proto3, JSON v1 and Thrift join it), all pure and
-//! synchronous. They share [`DecodeError`], whose text is exactly what Zipkin answers with a
-//! 400, and the few Zipkin-specific rules that every text format needs: how IP strings are
-//! accepted, how IPv6 is printed and how JSON strings are escaped.
+//! One module per format (`json_v2`, `json_v1`, `proto3`, `thrift`; `v1` is the v1 model the
+//! v1 formats share, `detect` picks a format), all pure and synchronous. They share
+//! [`DecodeError`], whose text is exactly what Zipkin answers with a 400, and the few
+//! Zipkin-specific rules that every text format needs: how IP strings are accepted, how IPv6
+//! is printed and how JSON strings are escaped.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
