@@ -794,3 +794,23 @@ fn ipv6_endpoints_are_written_in_zipkins_compressed_form() {
         r#"{"traceId":"000000000000000a","id":"0000000000000001","localEndpoint":{"ipv6":"2001:db8::1:1:1:1:1","port":80}}"#
     );
 }
+
+// --- known differences from Zipkin (see the json_v2 module docs) --------------------------
+
+#[test]
+fn negative_annotation_timestamps_count_as_missing() {
+    // Zipkin keeps them; the model's timestamps are unsigned.
+    assert_eq!(
+        list_error(r#"[{"traceId":"1","id":"2","annotations":[{"timestamp":-1,"value":"x"}]}]"#),
+        "Incomplete annotation at $[0].annotations[0].value reading List<Span> from json"
+    );
+}
+
+#[test]
+fn short_all_zero_span_ids_are_rejected() {
+    // Zipkin pads "0" to sixteen zeros and keeps it; the model's span ids are non-zero.
+    assert_eq!(
+        list_error(r#"[{"traceId":"1","id":"0"}]"#),
+        "id is all zeros reading List<Span> from json"
+    );
+}
