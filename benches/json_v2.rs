@@ -3,9 +3,10 @@
 //! `serde_json::to_vec` of it. Throughput is reported in elements (spans) per second.
 //!
 //! Run with `cargo bench --bench json_v2`. On a shared host wall-clock rates swing with the
-//! load, so before the criterion groups the bench also prints each case's rate per second of
-//! this thread's CPU time (the per-core figure of §2b, from `/proc/thread-self/schedstat`):
-//! median of 7 runs of 0.7 s after a 0.3 s warm-up. Set `JSON_V2_SKIP_CPU_REPORT=1` to skip it.
+//! load, so before the criterion groups the bench also prints rates per second of this
+//! thread's CPU time (the per-core figure of §2b, from `/proc/thread-self/schedstat`): 7
+//! alternating runs of 0.7 s per case after a 0.3 s warm-up, medians and the median ratio.
+//! Set `JSON_V2_SKIP_CPU_REPORT=1` to skip it.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -94,22 +95,24 @@ fn json_v2(c: &mut Criterion) {
     );
 
     if std::env::var_os("JSON_V2_SKIP_CPU_REPORT").is_none() {
-        cpu_report("decode zipwire_decode_spans", || {
-            decode_spans(black_box(&body)).unwrap().len()
-        });
-        cpu_report("decode baseline_serde_json_owned", || {
-            serde_json::from_slice::<Vec<OwnedSpan>>(black_box(&body))
-                .unwrap()
-                .len()
-        });
-        cpu_report("encode zipwire_encode_spans", || {
-            let mut out = Vec::new();
-            encode_spans(black_box(&spans), &mut out);
-            out.len()
-        });
-        cpu_report("encode baseline_serde_json_to_vec_owned", || {
-            serde_json::to_vec(black_box(&owned)).unwrap().len()
-        });
+        cpu_report(
+            "decode",
+            || decode_spans(black_box(&body)).unwrap().len(),
+            || {
+                serde_json::from_slice::<Vec<OwnedSpan>>(black_box(&body))
+                    .unwrap()
+                    .len()
+            },
+        );
+        cpu_report(
+            "encode",
+            || {
+                let mut out = Vec::new();
+                encode_spans(black_box(&spans), &mut out);
+                out.len()
+            },
+            || serde_json::to_vec(black_box(&owned)).unwrap().len(),
+        );
     }
 
     let mut decode = c.benchmark_group("json_v2_decode_1000_spans");
@@ -148,28 +151,43 @@ fn thread_cpu_ns() -> Option<u64> {
         .ok()
 }
 
-/// Prints `case`'s rate in spans per CPU-second: median (min-max) of 7 runs.
-fn cpu_report(case: &str, mut run: impl FnMut() -> usize) {
-    let Some(_) = thread_cpu_ns() else {
-        eprintln!("{case}: no thread CPU clock on this platform");
+/// Spans per CPU-second of `run` over about `wall` of wall-clock time.
+fn cpu_rate(wall: Duration, run: &mut impl FnMut() -> usize) -> f64 {
+    let (start, cpu_start) = (Instant::now(), thread_cpu_ns().unwrap());
+    let mut iterations = 0u64;
+    while start.elapsed() < wall {
+        black_box(run());
+        iterations += 1;
+    }
+    let cpu_seconds = (thread_cpu_ns().unwrap() - cpu_start) as f64 / 1e9;
+    iterations as f64 * SPANS as f64 / cpu_seconds
+}
+
+/// Prints zipwire's and the baseline's rates in spans per CPU-second, median (min-max) of 7
+/// runs each, and the median of the per-round ratios. The two alternate so that both see
+/// the same load on a shared host.
+fn cpu_report(what: &str, mut zipwire: impl FnMut() -> usize, mut baseline: impl FnMut() -> usize) {
+    if thread_cpu_ns().is_none() {
+        eprintln!("{what}: no thread CPU clock on this platform");
         return;
-    };
-    let mut timed = |wall: Duration| {
-        let (start, cpu_start) = (Instant::now(), thread_cpu_ns().unwrap());
-        let mut iterations = 0u64;
-        while start.elapsed() < wall {
-            black_box(run());
-            iterations += 1;
-        }
-        let cpu_seconds = (thread_cpu_ns().unwrap() - cpu_start) as f64 / 1e9;
-        iterations as f64 * SPANS as f64 / cpu_seconds
-    };
-    timed(Duration::from_millis(300));
-    let mut rates: Vec<f64> = (0..7).map(|_| timed(Duration::from_millis(700))).collect();
-    rates.sort_by(f64::total_cmp);
+    }
+    cpu_rate(Duration::from_millis(300), &mut zipwire);
+    cpu_rate(Duration::from_millis(300), &mut baseline);
+    let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let a = cpu_rate(Duration::from_millis(700), &mut zipwire);
+        let b = cpu_rate(Duration::from_millis(700), &mut baseline);
+        ours.push(a);
+        theirs.push(b);
+        ratios.push(a / b);
+    }
+    for v in [&mut ours, &mut theirs, &mut ratios] {
+        v.sort_by(f64::total_cmp);
+    }
     eprintln!(
-        "cpu-time rate  {case:<40} {:>9.0} spans/s  ({:.0}-{:.0})",
-        rates[3], rates[0], rates[6]
+        "{what}: zipwire {:.0} spans/CPU-s ({:.0}-{:.0}), baseline {:.0} ({:.0}-{:.0}), \
+         ratio {:.2} ({:.2}-{:.2})",
+        ours[3], ours[0], ours[6], theirs[3], theirs[0], theirs[6], ratios[3], ratios[0], ratios[6]
     );
 }
 
