@@ -17,6 +17,7 @@
 
 use std::io::Read;
 use std::net::TcpListener;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -91,8 +92,9 @@ async fn run(n: usize, full: bool) {
     let mut kafka = Vec::new();
     for (label, bodies) in [("JSON v2", &json), ("proto3", &proto)] {
         let topic = format!("bench-{}", label.replace(' ', "").to_lowercase());
-        broker.create_topic(&topic, 1);
-        produce_all(&broker.bootstrap(), &topic, bodies).await;
+        let partitions = broker.partitions_for(bodies.iter().map(Vec::len).sum());
+        broker.create_topic(&topic, partitions);
+        produce_all(&broker.bootstrap(), &topic, partitions, bodies).await;
         let server = Server::start(
             n,
             &[
@@ -148,8 +150,8 @@ struct Rate {
     per_wall: f64,
 }
 
-/// Loads `bodies` into `topic`, in order, before any consumer runs.
-async fn produce_all(bootstrap: &str, topic: &str, bodies: &[Vec<u8>]) {
+/// Loads `bodies` into `topic` (round-robin over `partitions`) before any consumer runs.
+async fn produce_all(bootstrap: &str, topic: &str, partitions: i32, bodies: &[Vec<u8>]) {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("linger.ms", "20")
@@ -158,8 +160,10 @@ async fn produce_all(bootstrap: &str, topic: &str, bodies: &[Vec<u8>]) {
         .create()
         .expect("bench producer");
     let mut deliveries = Vec::with_capacity(bodies.len());
-    for body in bodies {
-        let mut record: FutureRecord<'_, (), [u8]> = FutureRecord::to(topic).payload(body);
+    for (i, body) in bodies.iter().enumerate() {
+        let mut record: FutureRecord<'_, (), [u8]> = FutureRecord::to(topic)
+            .payload(body.as_slice())
+            .partition(i as i32 % partitions);
         loop {
             match producer.send_result(record) {
                 Ok(delivery) => break deliveries.push(delivery),
@@ -236,6 +240,17 @@ impl Broker {
         match self {
             Broker::Mock(cluster) => cluster.bootstrap_servers(),
             Broker::Tansu { port, .. } => format!("127.0.0.1:{port}"),
+        }
+    }
+
+    /// Partitions for a topic holding `bytes`: one (the consumer reads it in order) except
+    /// on the mock cluster, whose partitions keep only their last 5 MB or so, so the
+    /// corpus is spread thin enough to be kept whole. One consumer reads them all either
+    /// way.
+    fn partitions_for(&self, bytes: usize) -> i32 {
+        match self {
+            Broker::Mock(_) => (bytes / (2 << 20) + 1) as i32,
+            Broker::Tansu { .. } => 1,
         }
     }
 
@@ -319,12 +334,22 @@ impl Server {
         } else {
             Command::new(exe)
         };
+        // `ZIPWIRE_BENCH_LOG=info` shows the server's log on this bench's stderr.
+        let log = std::env::var("ZIPWIRE_BENCH_LOG").ok();
+        let stdout = match &log {
+            Some(_) => std::io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+            None => Stdio::null(),
+        };
         command
             .env("QUERY_PORT", port.to_string())
             .env("QUERY_BIND_ADDRESS", "127.0.0.1")
             .env("MEM_MAX_SPANS", (n * 2).to_string())
-            .env("LOG_LEVEL", "warn")
-            .stdout(Stdio::null());
+            .env("LOG_LEVEL", log.as_deref().unwrap_or("warn"))
+            .stdout(stdout);
         for (key, value) in env {
             command.env(key, value);
         }

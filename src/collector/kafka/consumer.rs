@@ -362,6 +362,11 @@ impl Worker {
             if flow == Flow::Stop {
                 break;
             }
+            // With a backlog, `recv` and an in-memory store are always ready, so without
+            // this the loop would hold its worker thread until the topic is drained,
+            // starving HTTP requests (and `/health`) on a small instance. A message is
+            // far more work than a yield.
+            tokio::task::yield_now().await;
         }
     }
 
