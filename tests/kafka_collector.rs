@@ -113,6 +113,17 @@ async fn each_encoding_is_stored(broker: &dyn Broker) {
     assert_eq!(kafka.messages_dropped, 0);
     assert_eq!(kafka.spans, 4 * 3 + 1);
     assert_eq!(kafka.spans_dropped, 0);
+    // Everything is stored, so the partition's lag drops to zero.
+    let gauge = format!("zipwire_kafka_consumer_lag{{topic=\"{topic}\",partition=\"0\"}} 0\n");
+    eventually!("lag 0 on /prometheus", {
+        let text = reqwest::get(app.url("/prometheus"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.contains(&gauge).then_some(())
+    });
     app.stop().await;
 }
 

@@ -473,6 +473,9 @@ pub fn kafka_args(bootstrap: &str, topic: &str, group: &str) -> Vec<String> {
         "heartbeat.interval.ms=500",
         "--kafka-property",
         "session.timeout.ms=10000",
+        // The lag gauges come from librdkafka's statistics (every 10 s by default).
+        "--kafka-property",
+        "statistics.interval.ms=200",
     ]
     .iter()
     .map(|s| s.to_string())
