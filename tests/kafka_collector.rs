@@ -501,5 +501,6 @@ async fn health_is_down_while_kafka_is_unreachable() {
     let text = body.to_string();
     assert!(text.contains("KafkaCollector{bootstrapServers="), "{text}");
     assert!(text.contains("\"status\":\"DOWN\""), "{text}");
+    assert!(text.contains("cannot reach the Kafka cluster"), "{text}");
     app.stop().await;
 }

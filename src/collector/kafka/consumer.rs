@@ -224,6 +224,7 @@ impl KafkaCollector {
         let config = settings.client_config(&defaults);
 
         let mut streams = Vec::with_capacity(settings.streams);
+        let mut workers = Vec::with_capacity(settings.streams);
         for stream in 0..settings.streams {
             let state = Arc::new(StreamState::default());
             let context = StreamContext {
@@ -249,6 +250,10 @@ impl KafkaCollector {
                 state,
                 cancel: cancel.clone(),
             };
+            workers.push(worker);
+        }
+        // Only once every consumer could be created, so a configuration error starts none.
+        for worker in workers {
             tasks.spawn(worker.run());
         }
         tracing::info!(settings = ?settings, streams = settings.streams, "kafka collector started");
@@ -315,10 +320,12 @@ impl Worker {
                 return true;
             }
             if !logged {
-                tracing::warn!(stream = self.stream, topics = ?missing, "waiting for kafka topics to exist");
+                let reasons: Vec<&str> = missing.iter().map(|(_, why)| why.as_str()).collect();
+                tracing::warn!(stream = self.stream, reasons = ?reasons, "waiting for the kafka topics before subscribing");
                 logged = true;
             }
-            self.state.update(|s| s.missing_topics = missing);
+            self.state
+                .update(|s| s.missing_topics = missing.into_iter().map(|(t, _)| t).collect());
             tokio::select! {
                 () = self.cancel.cancelled() => return false,
                 () = tokio::time::sleep(TOPIC_RECHECK) => {}
@@ -326,17 +333,27 @@ impl Worker {
         }
     }
 
-    async fn missing_topics(&self) -> Vec<String> {
+    /// Topics not (yet) usable, each with the reason (missing, or no cluster answering).
+    async fn missing_topics(&self) -> Vec<(String, String)> {
         let consumer = self.consumer.clone();
         let topics = self.topics.clone();
         tokio::task::spawn_blocking(move || {
             topics
                 .into_iter()
-                .filter(|t| consumer.topic_exists(t, super::PROBE_TIMEOUT).is_err())
+                .filter_map(|t| {
+                    let error = consumer.topic_exists(&t, super::PROBE_TIMEOUT).err()?;
+                    Some((t, error))
+                })
                 .collect()
         })
         .await
-        .unwrap_or_else(|_| self.topics.clone())
+        .unwrap_or_else(|e| {
+            let why = format!("topic check failed: {e}");
+            self.topics
+                .iter()
+                .map(|t| (t.clone(), why.clone()))
+                .collect()
+        })
     }
 
     async fn consume(&self) {
@@ -614,10 +631,16 @@ impl HealthCheck for ConsumerHealth {
     }
 
     async fn check(&self) -> Result<Map<String, Value>, String> {
+        // First, so the error names the actual trouble: no cluster, or a missing topic.
+        let Some(consumer) = self.streams.iter().find_map(|(c, _)| c.upgrade()) else {
+            return Err("the kafka consumers have stopped".into());
+        };
+        probe_topics(consumer, self.topics.clone()).await?;
         let mut paused = None;
         for (_, state) in &self.streams {
             let (missing, pause) = state.read(|s| (s.missing_topics.clone(), s.paused.clone()));
             if !missing.is_empty() {
+                // The topics exist now; the stream subscribes at its next check.
                 return Err(format!(
                     "waiting for topic(s) {} to be created",
                     missing.join(",")
@@ -631,10 +654,6 @@ impl HealthCheck for ConsumerHealth {
                 paused = Some(format!("cannot write to {what}: {error}"));
             }
         }
-        let Some(consumer) = self.streams.iter().find_map(|(c, _)| c.upgrade()) else {
-            return Err("the kafka consumers have stopped".into());
-        };
-        probe_topics(consumer, self.topics.clone()).await?;
         let mut details = Map::new();
         let assignment: Vec<String> = self
             .assignment()
