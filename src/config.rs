@@ -63,6 +63,83 @@ pub struct Config {
     #[arg(long, env = "UI_ENABLED", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub ui_enabled: Option<bool>,
 
+    /// Label shown in the UI header, to tell environments apart (e.g. `production`).
+    #[arg(
+        long,
+        env = "ZIPKIN_UI_ENVIRONMENT",
+        value_name = "ZIPKIN_UI_ENVIRONMENT",
+        default_value = "",
+        help_heading = "UI"
+    )]
+    pub ui_environment: String,
+
+    /// Number of traces a UI search asks for unless the user changes it.
+    #[arg(long, env = "ZIPKIN_UI_QUERY_LIMIT", value_name = "ZIPKIN_UI_QUERY_LIMIT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..), help_heading = "UI")]
+    pub ui_query_limit: u32,
+
+    /// Lookback of a UI search unless the user changes it, in milliseconds (15 minutes).
+    #[arg(long, env = "ZIPKIN_UI_DEFAULT_LOOKBACK", value_name = "ZIPKIN_UI_DEFAULT_LOOKBACK", default_value_t = 900_000, value_parser = clap::value_parser!(u64).range(1..), help_heading = "UI")]
+    pub ui_default_lookback: u64,
+
+    /// Path of the UI, written into its `<base href>` (`/` or empty: the root). The UI and
+    /// the API are served there and, as Zipkin does, at /zipkin/ too, so a reverse proxy
+    /// that maps this path onto /zipkin/ keeps working.
+    #[arg(long, env = "ZIPKIN_UI_BASEPATH", value_name = "ZIPKIN_UI_BASEPATH", default_value = "/zipkin", value_parser = parse_base_path, help_heading = "UI")]
+    pub ui_basepath: String,
+
+    /// Logs search for a trace, linked from the trace page; `{traceId}` is replaced by
+    /// the trace ID (e.g. `https://kibana/app/discover#/?_a=(query:'{traceId}')`).
+    #[arg(
+        long,
+        env = "ZIPKIN_UI_LOGS_URL",
+        value_name = "ZIPKIN_UI_LOGS_URL",
+        help_heading = "UI"
+    )]
+    pub ui_logs_url: Option<String>,
+
+    /// Where users ask for help, linked from the UI header.
+    #[arg(
+        long,
+        env = "ZIPKIN_UI_SUPPORT_URL",
+        value_name = "ZIPKIN_UI_SUPPORT_URL",
+        help_heading = "UI"
+    )]
+    pub ui_support_url: Option<String>,
+
+    /// Offers "Archive trace" on the trace page, which POSTs the trace's spans (JSON v2)
+    /// here, e.g. another Zipwire or Zipkin with longer retention: `https://longterm/api/v2/spans`.
+    #[arg(
+        long,
+        env = "ZIPKIN_UI_ARCHIVE_POST_URL",
+        value_name = "ZIPKIN_UI_ARCHIVE_POST_URL",
+        help_heading = "UI"
+    )]
+    pub ui_archive_post_url: Option<String>,
+
+    /// Where an archived trace can be viewed, shown after archiving; `{traceId}` is
+    /// replaced (e.g. `https://longterm/zipkin/traces/{traceId}`).
+    #[arg(
+        long,
+        env = "ZIPKIN_UI_ARCHIVE_URL",
+        value_name = "ZIPKIN_UI_ARCHIVE_URL",
+        help_heading = "UI"
+    )]
+    pub ui_archive_url: Option<String>,
+
+    /// Offer the Dependencies page.
+    #[arg(long, env = "ZIPKIN_UI_DEPENDENCY_ENABLED", value_name = "ZIPKIN_UI_DEPENDENCY_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, help_heading = "UI")]
+    pub ui_dependency_enabled: bool,
+
+    /// Error rate (0.5 = 50% of calls) from which a dependency link is drawn in the
+    /// warning colour; above 1 turns that colour off.
+    #[arg(long, env = "ZIPKIN_UI_DEPENDENCY_LOW_ERROR_RATE", value_name = "ZIPKIN_UI_DEPENDENCY_LOW_ERROR_RATE", default_value_t = 0.5, value_parser = parse_error_rate, help_heading = "UI")]
+    pub ui_dependency_low_error_rate: f64,
+
+    /// Error rate from which a dependency link is drawn in the error colour; above 1
+    /// turns that colour off.
+    #[arg(long, env = "ZIPKIN_UI_DEPENDENCY_HIGH_ERROR_RATE", value_name = "ZIPKIN_UI_DEPENDENCY_HIGH_ERROR_RATE", default_value_t = 0.75, value_parser = parse_error_rate, help_heading = "UI")]
+    pub ui_dependency_high_error_rate: f64,
+
     /// CORS origins allowed to call the API, comma-separated; `*` allows any.
     #[arg(long, env = "ZIPKIN_QUERY_ALLOWED_ORIGINS", default_value = "*", value_parser = parse_list)]
     pub allowed_origins: std::vec::Vec<String>,
@@ -180,6 +257,17 @@ const ENV_NAMES: &[&str] = &[
     "QUERY_NAMES_MAX_AGE",
     "QUERY_ENABLED",
     "UI_ENABLED",
+    "ZIPKIN_UI_ENVIRONMENT",
+    "ZIPKIN_UI_QUERY_LIMIT",
+    "ZIPKIN_UI_DEFAULT_LOOKBACK",
+    "ZIPKIN_UI_BASEPATH",
+    "ZIPKIN_UI_LOGS_URL",
+    "ZIPKIN_UI_SUPPORT_URL",
+    "ZIPKIN_UI_ARCHIVE_POST_URL",
+    "ZIPKIN_UI_ARCHIVE_URL",
+    "ZIPKIN_UI_DEPENDENCY_ENABLED",
+    "ZIPKIN_UI_DEPENDENCY_LOW_ERROR_RATE",
+    "ZIPKIN_UI_DEPENDENCY_HIGH_ERROR_RATE",
     "ZIPKIN_QUERY_ALLOWED_ORIGINS",
     "COLLECTOR_HTTP_ENABLED",
     "HTTP_COLLECTOR_ENABLED",
@@ -219,6 +307,11 @@ impl Config {
                 .ok()
                 .and_then(|v| parse_bool(&v));
         }
+        if let Err(message) = config.check_ui() {
+            <Config as clap::CommandFactory>::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, message)
+                .exit();
+        }
         config
     }
 
@@ -245,6 +338,22 @@ impl Config {
 
     pub fn http_collector_enabled(&self) -> bool {
         self.collector_http_enabled.unwrap_or(true)
+    }
+
+    /// Checks across UI settings, which clap validates one at a time.
+    pub fn check_ui(&self) -> Result<(), String> {
+        let low = self.ui_dependency_low_error_rate;
+        let high = self.ui_dependency_high_error_rate;
+        // A low rate above 1 switches the warning colour off (Zipkin's convention), so it
+        // may exceed the high rate; otherwise the warning colour would never be shown.
+        if low > high && low <= 1.0 {
+            return Err(format!(
+                "ZIPKIN_UI_DEPENDENCY_LOW_ERROR_RATE ({low}) is above \
+                 ZIPKIN_UI_DEPENDENCY_HIGH_ERROR_RATE ({high}); set it above 1 to turn the \
+                 warning colour off"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -329,6 +438,63 @@ fn parse_rate(value: &str) -> Result<f64, String> {
     } else {
         Err(format!("{rate} is outside 0.0 to 1.0"))
     }
+}
+
+/// A dependency error-rate threshold: a fraction from 0, where above 1 means "never"
+/// (Zipkin documents `>1` as the way to turn a colour off).
+fn parse_error_rate(value: &str) -> Result<f64, String> {
+    let rate: f64 = value
+        .parse()
+        .map_err(|_| format!("'{value}' is not a number"))?;
+    if rate.is_finite() && rate >= 0.0 {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "{value} is not a rate from 0.0 (above 1 turns the colour off)"
+        ))
+    }
+}
+
+/// First path segments the UI must not take: they belong to the API and admin endpoints,
+/// which the UI's catch-all route would otherwise answer with its page.
+const RESERVED_UI_PATHS: &[&str] = &[
+    "api",
+    "health",
+    "info",
+    "metrics",
+    "prometheus",
+    "actuator",
+    "favicon.ico",
+];
+
+/// `ZIPKIN_UI_BASEPATH`: `/` or empty is the root (kept as `""`), and trailing slashes are
+/// dropped (`/tracing/` is `/tracing`). Segments are limited to URL-safe characters
+/// because the path is also written into HTML and into route patterns.
+fn parse_base_path(value: &str) -> Result<String, String> {
+    let path = value.trim_end_matches('/');
+    if path.is_empty() {
+        return Ok(String::new());
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(format!("'{value}' must start with '/' (e.g. /zipkin)"));
+    };
+    for segment in rest.split('/') {
+        let plain = segment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
+        if segment.is_empty() || segment == "." || segment == ".." || !plain {
+            return Err(format!(
+                "'{value}' is not a path of plain segments (letters, digits, '-', '.', '_', '~') like /zipkin"
+            ));
+        }
+    }
+    let first = rest.split('/').next().unwrap_or(rest);
+    if RESERVED_UI_PATHS.contains(&first) {
+        return Err(format!(
+            "'{value}' would hide the server's /{first} endpoints"
+        ));
+    }
+    Ok(path.to_owned())
 }
 
 /// Parses `11s`, `500ms`, `2m`, `1h`, `1d`, or a bare number of milliseconds.
@@ -517,5 +683,139 @@ mod tests {
         assert_eq!(parse_size("64KiB").unwrap(), 65_536);
         assert!(parse_size("0").is_err());
         assert!(parse_size("1TB").is_err());
+    }
+
+    #[test]
+    fn ui_settings_have_zipkin_defaults() {
+        let c = Config::defaults();
+        assert_eq!(c.ui_environment, "");
+        assert_eq!(c.ui_query_limit, 10);
+        assert_eq!(c.ui_default_lookback, 900_000);
+        assert_eq!(c.ui_basepath, "/zipkin");
+        assert_eq!(c.ui_logs_url, None);
+        assert_eq!(c.ui_support_url, None);
+        assert_eq!(c.ui_archive_post_url, None);
+        assert_eq!(c.ui_archive_url, None);
+        assert!(c.ui_dependency_enabled);
+        assert_eq!(c.ui_dependency_low_error_rate, 0.5);
+        assert_eq!(c.ui_dependency_high_error_rate, 0.75);
+        assert_eq!(c.check_ui(), Ok(()));
+    }
+
+    #[test]
+    fn ui_settings_are_parsed() {
+        let c = Config::try_parse_from([
+            "zipwire",
+            "--ui-environment",
+            "staging",
+            "--ui-query-limit",
+            "25",
+            "--ui-default-lookback",
+            "3600000",
+            "--ui-basepath",
+            "/tracing/ui/",
+            "--ui-logs-url",
+            "https://logs/?q={traceId}",
+            "--ui-dependency-enabled",
+            "false",
+            "--ui-dependency-low-error-rate",
+            "0.1",
+            "--ui-dependency-high-error-rate",
+            "1",
+        ])
+        .unwrap();
+        assert_eq!(c.ui_environment, "staging");
+        assert_eq!(c.ui_query_limit, 25);
+        assert_eq!(c.ui_default_lookback, 3_600_000);
+        assert_eq!(c.ui_basepath, "/tracing/ui", "trailing slash dropped");
+        assert_eq!(c.ui_logs_url.as_deref(), Some("https://logs/?q={traceId}"));
+        assert!(!c.ui_dependency_enabled);
+        assert_eq!(c.ui_dependency_low_error_rate, 0.1);
+        assert_eq!(c.ui_dependency_high_error_rate, 1.0);
+        assert_eq!(c.check_ui(), Ok(()));
+    }
+
+    #[test]
+    fn ui_base_path_is_normalised_or_refused() {
+        for (given, want) in [
+            ("/zipkin", "/zipkin"),
+            ("/zipkin/", "/zipkin"),
+            ("/", ""),
+            ("", ""),
+            ("/a/b_c-d.e~f", "/a/b_c-d.e~f"),
+            ("/zipkin/ui", "/zipkin/ui"),
+        ] {
+            assert_eq!(parse_base_path(given).as_deref(), Ok(want), "{given}");
+        }
+        for bad in [
+            "zipkin",
+            "/a//b",
+            "/a/../b",
+            "/a b",
+            "/a\"b",
+            "/{id}",
+            "/api",
+            "/api/ui",
+            "/health",
+            "/favicon.ico",
+        ] {
+            assert!(parse_base_path(bad).is_err(), "{bad}");
+        }
+        let err = Config::try_parse_from(["zipwire", "--ui-basepath", "ui"]).unwrap_err();
+        assert!(err.to_string().contains("ZIPKIN_UI_BASEPATH"), "{err}");
+    }
+
+    #[test]
+    fn ui_limits_and_error_rates_are_validated() {
+        for (flag, value, name) in [
+            ("--ui-query-limit", "0", "ZIPKIN_UI_QUERY_LIMIT"),
+            ("--ui-default-lookback", "0", "ZIPKIN_UI_DEFAULT_LOOKBACK"),
+            (
+                "--ui-dependency-low-error-rate",
+                "-0.1",
+                "ZIPKIN_UI_DEPENDENCY_LOW_ERROR_RATE",
+            ),
+            (
+                "--ui-dependency-high-error-rate",
+                "NaN",
+                "ZIPKIN_UI_DEPENDENCY_HIGH_ERROR_RATE",
+            ),
+            (
+                "--ui-dependency-enabled",
+                "maybe",
+                "ZIPKIN_UI_DEPENDENCY_ENABLED",
+            ),
+        ] {
+            // `--flag=value`: a value such as -0.1 would otherwise read as a flag.
+            let arg = format!("{flag}={value}");
+            let err = Config::try_parse_from(["zipwire", arg.as_str()]).unwrap_err();
+            assert!(err.to_string().contains(name), "{flag} {value}: {err}");
+        }
+
+        let crossed = Config::try_parse_from([
+            "zipwire",
+            "--ui-dependency-low-error-rate",
+            "0.9",
+            "--ui-dependency-high-error-rate",
+            "0.6",
+        ])
+        .unwrap();
+        let err = crossed.check_ui().unwrap_err();
+        assert!(
+            err.contains("ZIPKIN_UI_DEPENDENCY_LOW_ERROR_RATE")
+                && err.contains("ZIPKIN_UI_DEPENDENCY_HIGH_ERROR_RATE"),
+            "{err}"
+        );
+
+        // Zipkin turns a colour off with a rate above 1; the warning colour alone may go.
+        let warning_off = Config::try_parse_from([
+            "zipwire",
+            "--ui-dependency-low-error-rate",
+            "2",
+            "--ui-dependency-high-error-rate",
+            "0.6",
+        ])
+        .unwrap();
+        assert_eq!(warning_off.check_ui(), Ok(()));
     }
 }
