@@ -304,7 +304,7 @@ pub fn router_with_kafka(
         autocomplete_keys.sort_unstable();
         autocomplete_keys.dedup();
         let timeout = (!config.query_timeout.is_zero()).then_some(config.query_timeout);
-        app = app.merge(api::query_router(ApiState {
+        let state = ApiState {
             store: store.clone(),
             settings: Arc::new(QuerySettings {
                 default_lookback: config.query_lookback,
@@ -313,17 +313,26 @@ pub fn router_with_kafka(
                 autocomplete_keys,
             }),
             service_count: Arc::new(AtomicUsize::new(0)),
-        }));
+        };
+        // The UI calls the API relative to its base path, so the API is mounted there too.
+        let ui_base = config.ui_enabled().then_some(config.ui_basepath.as_str());
+        app = app.merge(api::query_router(state, ui_base));
     }
 
     if config.ui_enabled() {
         app = app.merge(ui::router(UiConfig {
-            base_path: "/zipkin".into(),
-            default_lookback_ms: 15 * 60 * 1000,
-            query_limit: 10,
+            base_path: config.ui_basepath.clone(),
+            default_lookback_ms: config.ui_default_lookback,
+            query_limit: config.ui_query_limit as usize,
             search_enabled: config.search_enabled,
-            dependency_enabled: true,
-            environment: String::new(),
+            dependency_enabled: config.ui_dependency_enabled,
+            environment: config.ui_environment.clone(),
+            logs_url: config.ui_logs_url.clone(),
+            support_url: config.ui_support_url.clone(),
+            archive_post_url: config.ui_archive_post_url.clone(),
+            archive_url: config.ui_archive_url.clone(),
+            dependency_low_error_rate: config.ui_dependency_low_error_rate,
+            dependency_high_error_rate: config.ui_dependency_high_error_rate,
         }));
     }
 

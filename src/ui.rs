@@ -2,6 +2,12 @@
 //! under Zipkin's base path (`/zipkin/`) so bookmarks and `/zipkin/traces/{id}` links made
 //! for Zipkin's Lens keep working.
 //!
+//! `ZIPKIN_UI_BASEPATH` moves the UI: its `<base href>` names the configured path, and the
+//! UI is served there. Zipkin itself only rewrites `<base href>` and keeps serving
+//! `/zipkin/`, expecting a reverse proxy to map the configured path onto `/zipkin/`; so
+//! the UI stays mounted at `/zipkin/` as well, and both deployments work (the API follows
+//! the same two paths, see `api::query_router`).
+//!
 //! What this module owns, and why it is more than a file server:
 //! - `index.html` is rendered once at start: its `<base href>` follows the configured base
 //!   path, and every asset it references, plus every JavaScript module through an import
@@ -40,7 +46,7 @@ struct Assets;
 pub struct UiConfig {
     /// Where the UI lives, without a trailing slash (`/zipkin`; `""` mounts it at `/`).
     pub base_path: String,
-    /// Default search lookback in milliseconds (`QUERY_LOOKBACK` for the UI; Zipkin: 15 min).
+    /// Default search lookback in milliseconds (`ZIPKIN_UI_DEFAULT_LOOKBACK`; 15 min).
     pub default_lookback_ms: u64,
     /// Default number of traces a search asks for.
     pub query_limit: usize,
@@ -50,6 +56,18 @@ pub struct UiConfig {
     pub dependency_enabled: bool,
     /// Free text shown in the header, to tell environments apart (`ZIPKIN_UI_ENVIRONMENT`).
     pub environment: String,
+    /// Logs link of the trace page, `{traceId}` replaced by the UI (`ZIPKIN_UI_LOGS_URL`).
+    pub logs_url: Option<String>,
+    /// Help link in the header (`ZIPKIN_UI_SUPPORT_URL`).
+    pub support_url: Option<String>,
+    /// Where "Archive trace" POSTs a trace's spans (`ZIPKIN_UI_ARCHIVE_POST_URL`).
+    pub archive_post_url: Option<String>,
+    /// Where an archived trace is viewed, `{traceId}` replaced (`ZIPKIN_UI_ARCHIVE_URL`).
+    pub archive_url: Option<String>,
+    /// Error rate from which a dependency link gets the warning colour; above 1: never.
+    pub dependency_low_error_rate: f64,
+    /// Error rate from which a dependency link gets the error colour; above 1: never.
+    pub dependency_high_error_rate: f64,
 }
 
 impl Default for UiConfig {
@@ -61,9 +79,18 @@ impl Default for UiConfig {
             search_enabled: true,
             dependency_enabled: true,
             environment: String::new(),
+            logs_url: None,
+            support_url: None,
+            archive_post_url: None,
+            archive_url: None,
+            dependency_low_error_rate: 0.5,
+            dependency_high_error_rate: 0.75,
         }
     }
 }
+
+/// Zipkin's fixed UI path, where the UI is also served when the base path differs.
+pub const ZIPKIN_BASE_PATH: &str = "/zipkin";
 
 /// Cache lifetimes, as Zipkin's UI configuration sets them.
 const INDEX_CACHE: &str = "max-age=60";
@@ -80,14 +107,28 @@ pub fn router(config: UiConfig) -> Router {
     };
     let state = Arc::new(UiState::new(&base, &config, source));
 
-    let mut router = Router::new()
-        .route("/favicon.ico", get(favicon))
-        .route(&format!("{base}/"), get(index))
-        .route(&format!("{base}/index.html"), get(index))
-        .route(&format!("{base}/config.json"), get(config_json))
-        .route(&format!("{base}/{{*path}}"), get(asset_or_route));
+    let mut router = Router::new();
     if !base.is_empty() {
-        router = router.route("/", get(to_base)).route(&base, get(to_base));
+        // At the root the icon is a file of the UI itself; a redirect would loop.
+        router = router.route("/favicon.ico", get(favicon));
+    }
+    let mut mounts = vec![base.clone()];
+    if base != ZIPKIN_BASE_PATH {
+        mounts.push(ZIPKIN_BASE_PATH.to_owned());
+    }
+    for mount in &mounts {
+        router = router
+            .route(&format!("{mount}/"), get(index))
+            .route(&format!("{mount}/index.html"), get(index))
+            .route(&format!("{mount}/config.json"), get(config_json))
+            .route(&format!("{mount}/{{*path}}"), get(asset_or_route));
+        if !mount.is_empty() {
+            let location = format!("{mount}/");
+            router = router.route(mount, get(move || async move { redirect(&location) }));
+        }
+    }
+    if !base.is_empty() {
+        router = router.route("/", get(to_base));
     }
     router.with_state(state)
 }
@@ -118,8 +159,9 @@ impl Rendered {
     }
 }
 
-/// Zipkin's `config.json` fields; keys the UI does not use are kept so Lens-aware tools
-/// reading this file see the shape they expect.
+/// Zipkin's `config.json` fields, in Zipkin's order; keys the UI does not use are kept so
+/// Lens-aware tools reading this file see the shape they expect. Unset and empty URLs are
+/// `null`, as Zipkin writes them.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ConfigJson<'a> {
@@ -149,14 +191,14 @@ impl UiState {
             query_limit: config.query_limit,
             default_lookback: config.default_lookback_ms,
             search_enabled: config.search_enabled,
-            logs_url: None,
-            support_url: None,
-            archive_post_url: None,
-            archive_url: None,
+            logs_url: non_empty(&config.logs_url),
+            support_url: non_empty(&config.support_url),
+            archive_post_url: non_empty(&config.archive_post_url),
+            archive_url: non_empty(&config.archive_url),
             dependency: DependencyJson {
                 enabled: config.dependency_enabled,
-                low_error_rate: 0.5,
-                high_error_rate: 0.75,
+                low_error_rate: config.dependency_low_error_rate,
+                high_error_rate: config.dependency_high_error_rate,
             },
         };
         // Serialising a struct of strings, numbers and booleans cannot fail.
@@ -175,6 +217,10 @@ impl UiState {
             config: Rendered::new(config_body),
         }
     }
+}
+
+fn non_empty(url: &Option<String>) -> Option<&str> {
+    url.as_deref().map(str::trim).filter(|url| !url.is_empty())
 }
 
 /// Content hash of every embedded file, keyed by its path under `static/`.
@@ -225,8 +271,8 @@ fn render_index(
     )
 }
 
-/// `GET /` and `GET /zipkin`: Zipkin answers 302 with a relative location, which survives
-/// reverse proxies.
+/// `GET /`: Zipkin answers 302 with a relative location, which survives reverse proxies.
+/// (`GET /zipkin` and `GET <base>` redirect to themselves with a slash.)
 async fn to_base(State(state): State<Arc<UiState>>) -> Response {
     redirect(&format!("{}/", state.base))
 }
@@ -667,6 +713,125 @@ mod tests {
             html.contains("\"/tracing/ui/js/main.js\""),
             "import map uses the base"
         );
+    }
+
+    async fn get_with(config: UiConfig, path: &str) -> Response {
+        router(config)
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn configured() -> UiConfig {
+        UiConfig {
+            environment: "staging".to_owned(),
+            logs_url: Some("https://logs.example/?q={traceId}".to_owned()),
+            support_url: Some("https://help.example/".to_owned()),
+            archive_post_url: Some("http://archive:9411/api/v2/spans".to_owned()),
+            archive_url: Some("http://archive:9411/zipkin/traces/{traceId}".to_owned()),
+            dependency_low_error_rate: 0.3,
+            dependency_high_error_rate: 2.0,
+            ..UiConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn config_json_carries_the_urls_and_error_rates_in_zipkins_order() {
+        let text = body_text(get_with(configured(), "/zipkin/config.json").await).await;
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "environment": "staging",
+                "queryLimit": 10,
+                "defaultLookback": 900000,
+                "searchEnabled": true,
+                "logsUrl": "https://logs.example/?q={traceId}",
+                "supportUrl": "https://help.example/",
+                "archivePostUrl": "http://archive:9411/api/v2/spans",
+                "archiveUrl": "http://archive:9411/zipkin/traces/{traceId}",
+                "dependency": {"enabled": true, "lowErrorRate": 0.3, "highErrorRate": 2.0}
+            })
+        );
+        let keys = [
+            "\"environment\"",
+            "\"queryLimit\"",
+            "\"defaultLookback\"",
+            "\"searchEnabled\"",
+            "\"logsUrl\"",
+            "\"supportUrl\"",
+            "\"archivePostUrl\"",
+            "\"archiveUrl\"",
+            "\"dependency\"",
+            "\"enabled\"",
+            "\"lowErrorRate\"",
+            "\"highErrorRate\"",
+        ];
+        let positions: Vec<usize> = keys.iter().map(|k| text.find(k).unwrap()).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+
+    #[tokio::test]
+    async fn empty_urls_are_null_as_in_zipkin() {
+        let config = UiConfig {
+            logs_url: Some(String::new()),
+            support_url: Some("  ".to_owned()),
+            ..UiConfig::default()
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&body_text(get_with(config, "/zipkin/config.json").await).await)
+                .unwrap();
+        assert_eq!(json["logsUrl"], serde_json::Value::Null);
+        assert_eq!(json["supportUrl"], serde_json::Value::Null);
+    }
+
+    #[tokio::test]
+    async fn another_base_path_keeps_the_ui_at_zipkin_too() {
+        // A reverse proxy mapping /tracing/ onto /zipkin/ (Zipkin's setup) still gets a
+        // page whose links point at /tracing/.
+        let config = || UiConfig {
+            base_path: "/tracing".to_owned(),
+            ..configured()
+        };
+        for path in ["/tracing/", "/zipkin/", "/zipkin/traces/abc"] {
+            let response = get_with(config(), path).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let html = body_text(response).await;
+            assert!(html.contains("<base href=\"/tracing/\">"), "{path}");
+        }
+        for (path, location) in [
+            ("/", "/tracing/"),
+            ("/tracing", "/tracing/"),
+            ("/zipkin", "/zipkin/"),
+            ("/favicon.ico", "/tracing/favicon.ico"),
+        ] {
+            let response = get_with(config(), path).await;
+            assert_eq!(response.status(), StatusCode::FOUND, "{path}");
+            assert_eq!(header(&response, "location"), location, "{path}");
+        }
+        let json = body_text(get_with(config(), "/tracing/config.json").await).await;
+        assert!(json.contains("\"staging\""), "{json}");
+    }
+
+    #[tokio::test]
+    async fn a_root_base_path_serves_the_ui_at_the_root() {
+        let config = || UiConfig {
+            base_path: String::new(),
+            ..UiConfig::default()
+        };
+        let index = get_with(config(), "/").await;
+        assert_eq!(index.status(), StatusCode::OK);
+        assert!(body_text(index).await.contains("<base href=\"/\">"));
+        let icon = get_with(config(), "/favicon.ico").await;
+        assert_eq!(
+            icon.status(),
+            StatusCode::OK,
+            "served, not redirected to itself"
+        );
+        let route = get_with(config(), "/traces/abc").await;
+        assert_eq!(route.status(), StatusCode::OK);
+        let zipkin = get_with(config(), "/zipkin/").await;
+        assert!(body_text(zipkin).await.contains("<base href=\"/\">"));
     }
 
     #[test]

@@ -52,10 +52,19 @@ pub struct AdminState {
     pub checks: Vec<Arc<dyn HealthCheck>>,
 }
 
-/// The `/api/v2` read routes, mounted at `/` and under `/zipkin` (Lens's base path).
-pub fn query_router(state: ApiState) -> Router {
+/// The `/api/v2` read routes, mounted at `/` and under `/zipkin` (Lens's base path), as
+/// Zipkin mounts them, and under the UI's base path when that is another one
+/// (`ZIPKIN_UI_BASEPATH`; `None` when the UI is off): the UI calls the API relative to it.
+pub fn query_router(state: ApiState, ui_base: Option<&str>) -> Router {
     let api = query::router(state);
-    Router::new().merge(api.clone()).nest("/zipkin", api)
+    let router = Router::new()
+        .merge(api.clone())
+        .nest("/zipkin", api.clone());
+    // The root ("") and "/zipkin" are served already.
+    match ui_base.map(|base| base.trim_end_matches('/')) {
+        Some(base) if !base.is_empty() && base != "/zipkin" => router.nest(base, api),
+        _ => router,
+    }
 }
 
 /// Health, info and metrics routes; always mounted, even with the query API disabled.
