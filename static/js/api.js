@@ -1,6 +1,8 @@
 // Calls to Zipkin's /api/v2, relative to the UI's base path (the server mounts the API
 // under /zipkin/api/v2 as Zipkin does), and the UI configuration.
 
+import { markArchived } from './model/archive.js';
+
 /** Base URL of the UI, from <base href>, e.g. "http://host:9411/zipkin/". */
 export const BASE = new URL(document.baseURI);
 
@@ -78,19 +80,54 @@ export const api = {
     return { text, spans: JSON.parse(text) };
   },
   dependencies: (endTs, lookback) => getJson('api/v2/dependencies', { endTs, lookback }),
+  /**
+   * Lens's "Archive trace": fetches the trace again (the page's copy was cleaned for
+   * display), tags its root span and POSTs it as JSON v2 to `postUrl`, typically another
+   * Zipkin-compatible server's /api/v2/spans.
+   */
+  archiveTrace: async (traceId, postUrl) => {
+    const spans = markArchived(await getJson(`api/v2/trace/${encodeURIComponent(traceId)}`));
+    let response;
+    try {
+      response = await fetch(postUrl, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(spans),
+      });
+    } catch (err) {
+      throw new ApiError(0, `cannot reach ${postUrl} (${err.message})`);
+    }
+    if (!response.ok) {
+      const text = (await response.text().catch(() => '')).trim();
+      throw new ApiError(response.status, `${postUrl} answered ${response.status}${text ? `: ${text}` : ''}`);
+    }
+  },
 };
 
 /** Default UI settings when config.json leaves a key out (Zipkin's client defaults). */
 export function withDefaults(config) {
+  const dependency = config.dependency || {};
+  // A rate of 0 is a setting (every error counts), not a missing key.
+  const rate = (value, fallback) => (typeof value === 'number' && value >= 0 ? value : fallback);
+  const url = (value) => (typeof value === 'string' && value.trim() ? value.trim() : null);
   return {
     environment: config.environment || '',
     queryLimit: config.queryLimit || 10,
     defaultLookback: config.defaultLookback || 15 * 60 * 1000,
     searchEnabled: config.searchEnabled !== false,
+    logsUrl: url(config.logsUrl),
+    supportUrl: url(config.supportUrl),
+    archivePostUrl: url(config.archivePostUrl),
+    archiveUrl: url(config.archiveUrl),
     dependency: {
-      enabled: !config.dependency || config.dependency.enabled !== false,
-      lowErrorRate: (config.dependency && config.dependency.lowErrorRate) || 0.5,
-      highErrorRate: (config.dependency && config.dependency.highErrorRate) || 0.75,
+      enabled: dependency.enabled !== false,
+      lowErrorRate: rate(dependency.lowErrorRate, 0.5),
+      highErrorRate: rate(dependency.highErrorRate, 0.75),
     },
   };
+}
+
+/** A URL template from config.json with the trace ID filled in (every `{traceId}`). */
+export function withTraceId(template, traceId) {
+  return template.split('{traceId}').join(encodeURIComponent(traceId));
 }

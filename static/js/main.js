@@ -13,13 +13,16 @@ let renderId = 0;
 /** A file opened with Upload JSON; it lives only in this tab. */
 export const uploads = { current: null };
 
-/** Shows a short message in the corner; errors stay until dismissed or replaced. */
-export function toast(message, kind = 'error') {
+/**
+ * Shows a short message in the corner; errors stay longer. The message may hold elements
+ * (links); `sticky` keeps it until dismissed, for messages the user should act on.
+ */
+export function toast(message, kind = 'error', { sticky = false } = {}) {
   const box = document.getElementById('toasts');
   const close = h('button.toast-close', { type: 'button', 'aria-label': 'Dismiss', onclick: () => item.remove() }, '×');
   const item = h(`div.toast.${kind}`, { role: kind === 'error' ? 'alert' : 'status' }, h('span', null, message), close);
   box.appendChild(item);
-  setTimeout(() => item.remove(), kind === 'error' ? 10000 : 4000);
+  if (!sticky) setTimeout(() => item.remove(), kind === 'error' ? 10000 : 4000);
 }
 
 /** Navigates inside the UI: path is relative to the base ("traces/abc", "?serviceName=x"). */
@@ -171,6 +174,11 @@ async function start() {
     const env = document.getElementById('environment');
     env.textContent = config.environment;
     env.hidden = false;
+  }
+  if (config.supportUrl) {
+    const support = document.getElementById('support-link');
+    support.href = config.supportUrl;
+    support.hidden = false;
   }
   await render();
 }

@@ -8,6 +8,7 @@ import { mergeById, normalizeTraceId } from '../../static/js/model/clean.js';
 import { buildTree, correctClockSkew, clockSkew } from '../../static/js/model/tree.js';
 import { buildRows, criticalPath, processTrace, rowDetail, summarize } from '../../static/js/model/trace.js';
 import { parseTraceFile } from '../../static/js/model/upload.js';
+import { markArchived } from '../../static/js/model/archive.js';
 import { formatDuration, parseDuration } from '../../static/js/util.js';
 import { generateTrace, lensTrace } from './lib/fixtures.mjs';
 
@@ -154,5 +155,26 @@ describe('durations and files', () => {
     assert.throws(() => parseTraceFile(JSON.stringify([{ traceId: 'a', id: 'b', binaryAnnotations: [] }])), /v1/);
     assert.throws(() => parseTraceFile(JSON.stringify([{ traceId: 'zz', id: 'b' }])), /traceId/);
     assert.throws(() => parseTraceFile(JSON.stringify([{ traceId: 'a', id: 'b' }, { traceId: 'c', id: 'd' }])), /2 different traces/);
+  });
+});
+
+describe('archive', () => {
+  test('the root span is tagged zipkin.archived=true and its other tags are kept', () => {
+    const spans = markArchived([
+      { traceId: 'a', parentId: '1', id: '2', timestamp: 5 },
+      { traceId: 'a', id: '1', timestamp: 10, tags: { 'http.path': '/' } },
+    ]);
+    assert.deepEqual(spans[1].tags, { 'http.path': '/', 'zipkin.archived': 'true' });
+    assert.equal(spans[0].tags, undefined);
+  });
+
+  test('a trace without its root span tags its earliest span', () => {
+    const spans = markArchived([
+      { traceId: 'a', parentId: '1', id: '3', timestamp: 20 },
+      { traceId: 'a', parentId: '1', id: '2', timestamp: 5 },
+    ]);
+    assert.deepEqual(spans[1].tags, { 'zipkin.archived': 'true' });
+    assert.equal(spans[0].tags, undefined);
+    assert.deepEqual(markArchived([]), []);
   });
 });

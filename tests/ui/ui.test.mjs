@@ -417,6 +417,112 @@ describe('search disabled', () => {
   });
 });
 
+describe('UI settings (ZIPKIN_UI_*)', () => {
+  test('environment label, support link, logs link and defaults follow the settings', async () => {
+    current = 'ui-settings';
+    const custom = await startZipwire({
+      ZIPKIN_UI_ENVIRONMENT: 'staging',
+      ZIPKIN_UI_SUPPORT_URL: 'https://help.example/tracing',
+      ZIPKIN_UI_LOGS_URL: 'https://logs.example/search?q=trace:{traceId}&from={traceId}',
+      ZIPKIN_UI_QUERY_LIMIT: '3',
+      ZIPKIN_UI_DEPENDENCY_ENABLED: 'false',
+    });
+    try {
+      await postSpans(custom.base, fixtures.skew);
+      page = await newPage(browser);
+      await page.goto(`${custom.base}/zipkin/`);
+      await page.waitForSelector('#environment:not([hidden])');
+      assert.equal(await page.textContent('#environment'), 'staging');
+      assert.equal(await page.getAttribute('#support-link', 'href'), 'https://help.example/tracing');
+      assert.equal(await page.getAttribute('#support-link', 'target'), '_blank');
+      assert.ok(await page.isVisible('#support-link'));
+      assert.equal(await page.inputValue('#f-limit'), '3');
+      assert.ok(await page.isHidden('#nav-dependency'), 'dependency page turned off');
+
+      await page.fill('#goto-input', TRACES.skew);
+      await page.press('#goto-input', 'Enter');
+      await page.waitForSelector('.trace .row');
+      assert.equal(await page.getAttribute('#view-logs', 'href'),
+        `https://logs.example/search?q=trace:${TRACES.skew}&from=${TRACES.skew}`);
+      assert.equal(await page.getAttribute('#view-logs', 'target'), '_blank');
+      assert.equal(await page.locator('#archive-trace').count(), 0, 'no archive without ZIPKIN_UI_ARCHIVE_POST_URL');
+    } finally {
+      await custom.stop();
+    }
+  });
+
+  test('archive trace posts the tagged trace to another Zipwire and links it', async () => {
+    current = 'ui-archive';
+    // Zipkin's documented archive setup: a second server with longer retention receives
+    // the trace on its collector endpoint (a cross-origin POST, so CORS is exercised).
+    const archive = await startZipwire();
+    const viewer = await startZipwire({
+      ZIPKIN_UI_ARCHIVE_POST_URL: `${archive.base}/api/v2/spans`,
+      ZIPKIN_UI_ARCHIVE_URL: `${archive.base}/zipkin/traces/{traceId}`,
+    });
+    try {
+      await postSpans(viewer.base, fixtures.skew);
+      page = await newPage(browser);
+      await page.goto(`${viewer.base}/zipkin/traces/${TRACES.skew}`);
+      await page.waitForSelector('.trace .row');
+      await page.click('#archive-trace');
+      await page.waitForSelector('#archive-link');
+      assert.equal(await page.getAttribute('#archive-link', 'href'), `${archive.base}/zipkin/traces/${TRACES.skew}`);
+      assert.match(await page.textContent('.toast.info'), /Trace archived/);
+
+      const stored = await waitForTrace(archive.base, TRACES.skew, fixtures.skew.length);
+      const roots = stored.filter((span) => !span.parentId);
+      assert.equal(roots.length, 1);
+      assert.equal(roots[0].tags['zipkin.archived'], 'true');
+      assert.ok(stored.filter((span) => span.parentId).every((span) => !span.tags || !('zipkin.archived' in span.tags)));
+
+      // With the archive gone the action reports the failure instead.
+      await archive.stop();
+      page.allowed = [/ERR_CONNECTION_REFUSED/, /Failed to load resource/];
+      await page.click('#archive-trace');
+      await page.waitForSelector('.toast.error');
+      assert.match(await page.textContent('.toast.error'), /Failed to archive trace/);
+    } finally {
+      await viewer.stop();
+      await archive.stop();
+    }
+  });
+
+  test('a custom base path serves the UI, its API calls and its links', async () => {
+    current = 'ui-basepath';
+    const custom = await startZipwire({ ZIPKIN_UI_BASEPATH: '/tracing/ui/' });
+    try {
+      await postSpans(custom.base, fixtures.skew);
+      await postSpans(custom.base, fixtures.kafka);
+      page = await newPage(browser);
+      await page.goto(`${custom.base}/`);
+      assert.equal(new URL(page.url()).pathname, '/tracing/ui/');
+      await page.waitForSelector('.result');
+      assert.deepEqual((await resultIds()).sort(), [TRACES.kafka, TRACES.skew].sort());
+      await page.waitForSelector('#f-service option[value="servicea"]', { state: 'attached' });
+      await page.selectOption('#f-service', 'servicea');
+      await page.click('#run-query');
+      await page.waitForURL(/\/tracing\/ui\/\?.*serviceName=servicea/);
+      await page.fill('#goto-input', TRACES.kafka);
+      await page.press('#goto-input', 'Enter');
+      await page.waitForURL(new RegExp(`/tracing/ui/traces/${TRACES.kafka}$`));
+      await page.waitForSelector('.trace .row');
+      assert.equal(await page.textContent('#fact-spans'), '28');
+      // Opened directly by URL too (the early trace download uses the base path).
+      await page.goto(`${custom.base}/tracing/ui/traces/${TRACES.skew}`);
+      await page.waitForSelector('.trace .row');
+      assert.equal(await page.textContent('#fact-spans'), '4');
+
+      // As in Zipkin, /zipkin/ still answers, pointing its links at the base path, for a
+      // reverse proxy that maps /tracing/ui/ onto /zipkin/.
+      const html = await (await fetch(`${custom.base}/zipkin/`)).text();
+      assert.match(html, /<base href="\/tracing\/ui\/">/);
+    } finally {
+      await custom.stop();
+    }
+  });
+});
+
 describe('themes', () => {
   test('dark theme is legible and the choice persists', async () => {
     current = 'trace-dark-theme';

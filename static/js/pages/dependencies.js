@@ -31,6 +31,11 @@ export function errorLevel(link, low, high) {
   return 'low';
 }
 
+/** 0.3 → "30%" (rounded to a tenth, so floating-point noise never shows). */
+function percent(rate) {
+  return `${Math.round(rate * 1000) / 10}%`;
+}
+
 const LEVEL_COLOURS = { ok: 'var(--faint)', low: '#e0a800', medium: '#f07c00', high: 'var(--error)' };
 
 export function mount(container, ctx) {
@@ -151,8 +156,13 @@ export function mount(container, ctx) {
     const legend = h('div.graph-legend', null,
       h('span', null, h('i', { style: { background: LEVEL_COLOURS.ok } }), 'no errors'),
       h('span', null, h('i', { style: { background: LEVEL_COLOURS.low } }), 'some errors'),
-      h('span', null, h('i', { style: { background: LEVEL_COLOURS.medium } }), `≥ ${config.dependency.lowErrorRate * 100}%`),
-      h('span', null, h('i', { style: { background: LEVEL_COLOURS.high } }), `≥ ${config.dependency.highErrorRate * 100}%`),
+      // A rate above 1 turns its colour off (Zipkin's convention): no legend entry then.
+      config.dependency.lowErrorRate <= 1
+        ? h('span#legend-low', null, h('i', { style: { background: LEVEL_COLOURS.medium } }), `≥ ${percent(config.dependency.lowErrorRate)}`)
+        : null,
+      config.dependency.highErrorRate <= 1
+        ? h('span#legend-high', null, h('i', { style: { background: LEVEL_COLOURS.high } }), `≥ ${percent(config.dependency.highErrorRate)}`)
+        : null,
       h('span', null, 'thickness: calls'));
     const zoom = h('div.graph-zoom', null,
       selected ? h('button.btn.small', { type: 'button', id: 'dep-show-all', onclick: () => choose('') }, 'Show all services') : null,

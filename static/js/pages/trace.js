@@ -1,9 +1,10 @@
 // Trace page: header facts, a virtualised span-tree timeline (only the rows on screen are in
 // the DOM, so 100,000-span traces scroll, collapse and select instantly), a mini-map with
 // drag-to-zoom, find-in-trace, clock-skew badges with a raw-timings toggle, the critical
-// path, the span detail panel, keyboard navigation, and Download JSON.
+// path, the span detail panel, keyboard navigation, Download JSON, and the links that
+// config.json asks for (View logs, Archive trace).
 
-import { api } from '../api.js';
+import { api, withTraceId } from '../api.js';
 import {
   processTrace, buildRows, traceFacts, criticalPath, rowDetail, searchText, formatEndpoint,
 } from '../model/trace.js';
@@ -129,8 +130,16 @@ function showTrace(container, ctx, rawSpans, rawText) {
   const prevBtn = h('button.btn.small.icon#find-prev', { type: 'button', title: 'Previous match (Shift+Enter)', 'aria-label': 'Previous match' }, '↑');
   const nextBtn = h('button.btn.small.icon#find-next', { type: 'button', title: 'Next match (Enter)', 'aria-label': 'Next match' }, '↓');
   const download = h('button.btn.small#download-json', { type: 'button', title: 'Download the raw spans as JSON' }, 'Download JSON');
+  const { logsUrl, archivePostUrl, archiveUrl } = ctx.config;
+  const logs = logsUrl
+    ? h('a.btn.small#view-logs', { href: withTraceId(logsUrl, model.traceId), target: '_blank', rel: 'noopener noreferrer', title: 'Open the logs of this trace in a new tab' }, 'View logs')
+    : null;
+  // Archiving copies the trace as stored, so an uploaded file (not stored here) has none.
+  const archive = archivePostUrl && !ctx.uploaded
+    ? h('button.btn.small#archive-trace', { type: 'button', title: `Copy this trace to the archive (${archivePostUrl})` }, 'Archive trace')
+    : null;
   const toolbar = h('div.toolbar', null, collapseAll, expandAll, h('span.sep'), criticalBtn, rawBtn, skewNote,
-    h('span.sep'), findInput, prevBtn, nextBtn, findCount, h('div.spacer'), download);
+    h('span.sep'), findInput, prevBtn, nextBtn, findCount, h('div.spacer'), logs, archive, download);
 
   // ---------- minimap ----------
   const canvas = h('canvas');
@@ -671,6 +680,27 @@ function showTrace(container, ctx, rawSpans, rawText) {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   });
+
+  if (archive) {
+    archive.addEventListener('click', async () => {
+      archive.disabled = true;
+      try {
+        await api.archiveTrace(model.traceId, archivePostUrl);
+        if (archiveUrl) {
+          const link = withTraceId(archiveUrl, model.traceId);
+          // Kept until dismissed: the user may want to copy or follow the link.
+          ctx.toast(h('span', null, 'Trace archived: ', h('a#archive-link', { href: link, target: '_blank', rel: 'noopener noreferrer' }, link)),
+            'info', { sticky: true });
+        } else {
+          ctx.toast('Trace archived', 'info');
+        }
+      } catch (err) {
+        ctx.toast(`Failed to archive trace: ${err.message}`);
+      } finally {
+        archive.disabled = false;
+      }
+    });
+  }
 
   function copy(text) {
     const done = () => ctx.toast('Trace ID copied', 'info');
