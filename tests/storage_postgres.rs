@@ -302,6 +302,30 @@ async fn concurrent_writers_of_the_same_spans_store_each_span_once() {
 }
 
 #[tokio::test]
+async fn a_batch_mixing_stored_and_new_spans_stores_the_new_ones_once() {
+    let Some(store) = pg::store(StorageOptions::default()).await else {
+        return;
+    };
+    // The second batch repeats the first (so its COPY meets stored rows) and adds a trace.
+    let now = now_micros();
+    let old = call(random_trace_id(), now - 1_000_000, "web", "api", false);
+    let new_id = random_trace_id();
+    let new = call(new_id, now, "web", "db", false);
+    store.accept(old.clone()).await.unwrap();
+    store.accept([old.clone(), new].concat()).await.unwrap();
+    assert_eq!(
+        count_rows(&store, "SELECT count(*) FROM zipkin_spans").await,
+        (old.len() * 2) as i64
+    );
+    assert_eq!(store.get_trace(new_id).await.unwrap().len(), 3);
+    assert!(store
+        .get_remote_service_names("web")
+        .await
+        .unwrap()
+        .contains(&"db".to_owned()));
+}
+
+#[tokio::test]
 async fn spans_of_any_day_get_a_partition_on_demand() {
     let Some(store) = pg::store(StorageOptions::default()).await else {
         return;

@@ -1,19 +1,27 @@
-//! The write path: one set-based statement per batch.
+//! The write path: one binary `COPY` per batch, with an idempotent statement as fallback.
 //!
-//! A batch becomes column arrays bound to a single `INSERT ... SELECT FROM UNNEST(...)
-//! ON CONFLICT DO NOTHING` (one round trip, one commit). The unique trace index makes an
-//! identical span a no-op, so replays (Kafka redelivery, client retries, several
-//! collectors receiving the same trace) never duplicate rows, and concurrent writers are
-//! serialised by the index instead of racing. Rows are sorted by that index's key so two
-//! writers inserting overlapping batches lock in the same order and cannot deadlock.
+//! A batch normally goes into `zipkin_spans` as one binary `COPY` (one round trip, one
+//! commit). `COPY` is the cheapest way into PostgreSQL: rows are written in multi-row heap
+//! batches with one WAL record per page, where an `INSERT ... ON CONFLICT` pays a
+//! speculative insertion (an index probe and an extra WAL record) for every row. `COPY`
+//! has no `ON CONFLICT`, though: a batch holding a span that is already stored fails whole
+//! with a unique violation on the trace index, and then the batch is written again as a
+//! single `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT DO NOTHING`, which skips the
+//! stored spans. So replays (Kafka redelivery, client retries, several collectors
+//! receiving the same trace) never duplicate rows and cost one failed `COPY` more, and
+//! concurrent writers of the same span are serialised by the unique index: the second
+//! waits for the first to commit, fails, and falls back. Rows are sorted by (day, index
+//! key) so overlapping batches lock in the same order; a deadlock that partition routing
+//! might still provoke is answered by the fallback too.
 //!
-//! Name rows (`/api/v2/services` etc.) ride along as extra CTEs of the same statement, only
-//! for keys this process has not written yet, so steady-state batches carry none. So do
-//! "dirty hour" marks for the dependency aggregate, only for spans older than the
-//! aggregation's quiet period (late or replayed data).
+//! Name rows (`/api/v2/services` etc.) are written only for keys this process has not
+//! written yet, so steady-state batches carry none; when there are some, they go in the
+//! same transaction as the `COPY` (or ride along as extra CTEs of the fallback statement).
+//! So do "dirty hour" marks for the dependency aggregate, only for spans older than the
+//! aggregation's quiet period (late or replayed data): a mark must never be committed
+//! without its spans, or the aggregation could clear it before the spans exist.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 use super::codec::{day_of, encode_row, hour_of, SpanRow, MICROS_PER_HOUR};
 use super::{db_error, now_micros, PostgresStore};
@@ -41,8 +49,8 @@ impl PostgresStore {
         let now = now_micros();
         let search = self.options().search_enabled;
         let mut rows: Vec<SpanRow> = spans.iter().map(|s| encode_row(s, now, search)).collect();
-        rows.sort_unstable_by_key(|r| (r.trace_id, r.content_hash, r.day));
-        rows.dedup_by_key(|r| (r.trace_id, r.content_hash, r.day));
+        rows.sort_unstable_by_key(|r| (r.day, r.trace_id, r.content_hash));
+        rows.dedup_by_key(|r| (r.day, r.trace_id, r.content_hash));
 
         let days: BTreeSet<i32> = rows.iter().map(|r| r.day).collect();
         self.ensure_partitions(&days).await?;
@@ -147,7 +155,41 @@ impl PostgresStore {
         }
     }
 
+    /// Writes the rows and extras atomically: by `COPY`, or by the idempotent statement
+    /// when the `COPY` meets a span that is already stored.
     async fn insert(&self, rows: &[SpanRow], extras: &Extras) -> Result<(), StorageError> {
+        match self.copy_insert(rows, extras).await {
+            Err(e) if is_conflict(&e) => self.upsert(rows, extras).await,
+            other => other.map_err(db_error),
+        }
+    }
+
+    /// The fast path: `COPY` alone (atomic by itself), or `COPY` and the extras in one
+    /// transaction.
+    async fn copy_insert(&self, rows: &[SpanRow], extras: &Extras) -> Result<(), sqlx::Error> {
+        let data = copy_data(rows);
+        if extras.is_empty() {
+            let mut conn = self.inner.pool.acquire().await?;
+            let mut copy = conn.copy_in_raw(COPY_SPANS).await?;
+            copy.send(data).await?;
+            copy.finish().await?;
+        } else {
+            let mut tx = self.inner.pool.begin().await?;
+            let mut copy = tx.copy_in_raw(COPY_SPANS).await?;
+            copy.send(data).await?;
+            copy.finish().await?;
+            let mut sql = String::from("WITH ");
+            sql.push_str(&extras.ctes(1).join(", "));
+            sql.push_str(" SELECT 1");
+            extras.bind(sqlx::query(&sql)).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The fallback: one `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT DO NOTHING`
+    /// statement, extras as CTEs of the same statement.
+    async fn upsert(&self, rows: &[SpanRow], extras: &Extras) -> Result<(), StorageError> {
         let n = rows.len();
         let mut trace_id_high = Vec::with_capacity(n);
         let mut trace_id = Vec::with_capacity(n);
@@ -197,45 +239,13 @@ impl PostgresStore {
              AS r(th, tl, id, pid, ts, dur, h, d, ls, rs, nm, ks, ke, body) \
              ON CONFLICT DO NOTHING)",
         );
-        let mut next = 16;
-        let mut name_cte = |sql: &mut String, table: &str, cols: (&str, &str)| {
-            let _ = write!(
-                sql,
-                ", {table} AS (INSERT INTO {table} ({a}, {b}, last_day) \
-                 SELECT a, b, ${day} FROM UNNEST(${p1}::text[], ${p2}::text[]) AS n(a, b) \
-                 ON CONFLICT ({a}, {b}) DO UPDATE SET last_day = EXCLUDED.last_day \
-                 WHERE {table}.last_day < EXCLUDED.last_day)",
-                a = cols.0,
-                b = cols.1,
-                p1 = next,
-                p2 = next + 1,
-                day = next + 2,
-            );
-            next += 3;
-        };
-        if !extras.span_names.is_empty() {
-            name_cte(&mut sql, "zipkin_span_names", ("service", "name"));
-        }
-        if !extras.remotes.is_empty() {
-            name_cte(
-                &mut sql,
-                "zipkin_remote_service_names",
-                ("service", "remote_service"),
-            );
-        }
-        if !extras.tags.is_empty() {
-            name_cte(&mut sql, "zipkin_autocomplete_tags", ("key", "value"));
-        }
-        if !extras.dirty_hours.is_empty() {
-            let _ = write!(
-                sql,
-                ", dirty AS (INSERT INTO zipkin_dependency_dirty (hour) \
-                 SELECT h FROM UNNEST(${next}::int4[]) AS d(h))"
-            );
+        for cte in extras.ctes(16) {
+            sql.push_str(", ");
+            sql.push_str(&cte);
         }
         sql.push_str(" SELECT 1");
 
-        let mut q = sqlx::query(&sql)
+        let q = sqlx::query(&sql)
             .bind(trace_id_high)
             .bind(trace_id)
             .bind(id)
@@ -251,18 +261,25 @@ impl PostgresStore {
             .bind(key_end)
             .bind(keys)
             .bind(body);
-        for list in [&extras.span_names, &extras.remotes, &extras.tags] {
-            if !list.is_empty() {
-                let (a, b): (Vec<&str>, Vec<&str>) =
-                    list.iter().map(|(a, b)| (a.as_str(), b.as_str())).unzip();
-                q = q.bind(a).bind(b).bind(extras.day);
-            }
-        }
-        if !extras.dirty_hours.is_empty() {
-            q = q.bind(extras.dirty_hours.clone());
-        }
-        q.execute(&self.inner.pool).await.map_err(db_error)?;
+        extras
+            .bind(q)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(db_error)?;
         Ok(())
+    }
+}
+
+const COPY_SPANS: &str = "COPY zipkin_spans (trace_id_high, trace_id, id, parent_id, ts, \
+     duration, content_hash, day, local_service, remote_service, name, search_keys, body) \
+     FROM STDIN (FORMAT binary)";
+
+/// Errors after which the batch is written again with `ON CONFLICT DO NOTHING`:
+/// unique_violation (a span of the batch is stored already) and deadlock_detected.
+fn is_conflict(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(e) => matches!(e.code().as_deref(), Some("23505" | "40P01")),
+        _ => false,
     }
 }
 
@@ -274,6 +291,111 @@ struct Extras {
     remotes: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     dirty_hours: Vec<i32>,
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+impl Extras {
+    fn is_empty(&self) -> bool {
+        self.span_names.is_empty()
+            && self.remotes.is_empty()
+            && self.tags.is_empty()
+            && self.dirty_hours.is_empty()
+    }
+
+    /// The CTEs writing these rows, numbering parameters from `$first`; [`Extras::bind`]
+    /// binds them in the same order.
+    fn ctes(&self, first: usize) -> Vec<String> {
+        let mut next = first;
+        let mut ctes = Vec::new();
+        for (list, table, a, b) in [
+            (&self.span_names, "zipkin_span_names", "service", "name"),
+            (
+                &self.remotes,
+                "zipkin_remote_service_names",
+                "service",
+                "remote_service",
+            ),
+            (&self.tags, "zipkin_autocomplete_tags", "key", "value"),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            ctes.push(format!(
+                "{table} AS (INSERT INTO {table} ({a}, {b}, last_day) \
+                 SELECT a, b, ${day} FROM UNNEST(${p1}::text[], ${p2}::text[]) AS n(a, b) \
+                 ON CONFLICT ({a}, {b}) DO UPDATE SET last_day = EXCLUDED.last_day \
+                 WHERE {table}.last_day < EXCLUDED.last_day)",
+                p1 = next,
+                p2 = next + 1,
+                day = next + 2,
+            ));
+            next += 3;
+        }
+        if !self.dirty_hours.is_empty() {
+            ctes.push(format!(
+                "dirty AS (INSERT INTO zipkin_dependency_dirty (hour) \
+                 SELECT h FROM UNNEST(${next}::int4[]) AS d(h))"
+            ));
+        }
+        ctes
+    }
+
+    fn bind<'q>(&'q self, mut q: PgQuery<'q>) -> PgQuery<'q> {
+        for list in [&self.span_names, &self.remotes, &self.tags] {
+            if !list.is_empty() {
+                let (a, b): (Vec<&str>, Vec<&str>) =
+                    list.iter().map(|(a, b)| (a.as_str(), b.as_str())).unzip();
+                q = q.bind(a).bind(b).bind(self.day);
+            }
+        }
+        if !self.dirty_hours.is_empty() {
+            q = q.bind(self.dirty_hours.as_slice());
+        }
+        q
+    }
+}
+
+/// `rows` in `COPY`'s binary format, in the column order of [`COPY_SPANS`].
+fn copy_data(rows: &[SpanRow]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(32 + rows.len() * 400);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    for r in rows {
+        buf.extend_from_slice(&13i16.to_be_bytes());
+        for v in [Some(r.trace_id_high), Some(r.trace_id), Some(r.id)] {
+            copy_i64(&mut buf, v);
+        }
+        for v in [r.parent_id, r.ts, r.duration, Some(r.content_hash)] {
+            copy_i64(&mut buf, v);
+        }
+        buf.extend_from_slice(&4i32.to_be_bytes());
+        buf.extend_from_slice(&r.day.to_be_bytes());
+        for s in [&r.local_service, &r.remote_service, &r.name] {
+            copy_bytes(&mut buf, s.as_ref().map(String::as_bytes));
+        }
+        match &r.search_keys {
+            // NULL for no keys, as the fallback statement stores it.
+            Some(keys) if !keys.is_empty() => {
+                // One-dimensional int4[]: ndim, has-nulls, element type oid (int4 = 23),
+                // length and lower bound, then (length, value) per element.
+                let len = 20 + keys.len() * 8;
+                buf.extend_from_slice(&(len as i32).to_be_bytes());
+                for v in [1i32, 0, 23, keys.len() as i32, 1] {
+                    buf.extend_from_slice(&v.to_be_bytes());
+                }
+                for k in keys {
+                    buf.extend_from_slice(&4i32.to_be_bytes());
+                    buf.extend_from_slice(&k.to_be_bytes());
+                }
+            }
+            _ => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+        copy_bytes(&mut buf, Some(&r.body));
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    buf
 }
 
 impl PostgresStore {
@@ -288,53 +410,9 @@ impl PostgresStore {
         let days: BTreeSet<i32> = rows.iter().map(|r| r.day).collect();
         self.ensure_partitions(&days).await?;
 
-        let mut buf = Vec::with_capacity(rows.len() * 400);
-        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-        buf.extend_from_slice(&0i32.to_be_bytes()); // flags
-        buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
-        for r in &rows {
-            buf.extend_from_slice(&13i16.to_be_bytes());
-            for v in [Some(r.trace_id_high), Some(r.trace_id), Some(r.id)] {
-                copy_i64(&mut buf, v);
-            }
-            for v in [r.parent_id, r.ts, r.duration, Some(r.content_hash)] {
-                copy_i64(&mut buf, v);
-            }
-            buf.extend_from_slice(&4i32.to_be_bytes());
-            buf.extend_from_slice(&r.day.to_be_bytes());
-            for s in [&r.local_service, &r.remote_service, &r.name] {
-                copy_bytes(&mut buf, s.as_ref().map(String::as_bytes));
-            }
-            match &r.search_keys {
-                Some(keys) if !keys.is_empty() => {
-                    // One-dimensional int4[]: ndim, has-nulls, element type oid (int4 = 23),
-                    // length and lower bound, then (length, value) per element.
-                    let len = 20 + keys.len() * 8;
-                    buf.extend_from_slice(&(len as i32).to_be_bytes());
-                    for v in [1i32, 0, 23, keys.len() as i32, 1] {
-                        buf.extend_from_slice(&v.to_be_bytes());
-                    }
-                    for k in keys {
-                        buf.extend_from_slice(&4i32.to_be_bytes());
-                        buf.extend_from_slice(&k.to_be_bytes());
-                    }
-                }
-                _ => buf.extend_from_slice(&(-1i32).to_be_bytes()),
-            }
-            copy_bytes(&mut buf, Some(&r.body));
-        }
-        buf.extend_from_slice(&(-1i16).to_be_bytes());
-
         let mut conn = self.inner.pool.acquire().await.map_err(db_error)?;
-        let mut copy = conn
-            .copy_in_raw(
-                "COPY zipkin_spans (trace_id_high, trace_id, id, parent_id, ts, duration, \
-                 content_hash, day, local_service, remote_service, name, search_keys, body) \
-                 FROM STDIN (FORMAT binary)",
-            )
-            .await
-            .map_err(db_error)?;
-        copy.send(buf).await.map_err(db_error)?;
+        let mut copy = conn.copy_in_raw(COPY_SPANS).await.map_err(db_error)?;
+        copy.send(copy_data(&rows)).await.map_err(db_error)?;
         copy.finish().await.map_err(db_error)?;
         Ok(())
     }
