@@ -21,10 +21,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use futures::StreamExt;
 use sqlx::Row;
+use tokio_util::task::AbortOnDropHandle;
 
-use super::codec::{day_of, hour_of, MICROS_PER_HOUR};
-use super::read::{span_from_row, SPAN_COLUMNS};
+use super::codec::{day_of, decode_row_for_linking, hour_of, StoredSpan, MICROS_PER_HOUR};
 use super::{db_error, PostgresStore};
 use crate::model::{DependencyLink, Span};
 use crate::storage::StorageError;
@@ -36,6 +37,10 @@ const SLICE_MICROS: i64 = 5 * 60 * 1_000_000;
 
 /// Traces loaded per round trip while linking on demand.
 const TRACES_PER_CHUNK: usize = 1_000;
+
+/// Chunks loaded and linked at once: enough to keep PostgreSQL and this process busy at
+/// the same time, few enough to leave the pool's other connections to ingest.
+const LINK_CONCURRENCY: usize = 2;
 
 /// A dirty mark must be this old (seconds) before its hour is re-aggregated, so a burst of
 /// late spans costs one re-aggregation, not one per batch.
@@ -132,14 +137,20 @@ impl PostgresStore {
         Ok((watermark, dirty.into_iter().collect()))
     }
 
-    /// Links the traces whose timestamp lies in one of the (inclusive, µs) ranges.
+    /// Links the traces whose earliest timestamp lies in one of the (inclusive, µs) ranges.
+    ///
+    /// The trace ids come first (an index scan of the ranges), then the traces are loaded
+    /// and linked in chunks, [`LINK_CONCURRENCY`] chunks at a time on their own tasks, so
+    /// PostgreSQL reads the next chunks while this process decodes and links the current
+    /// ones. Each trace is counted in the chunk that loads it, and only if its earliest
+    /// span lies in the range that listed it, so sums over chunks are exact.
     async fn link_ranges(
         &self,
         ranges: &[(i64, i64)],
     ) -> Result<Vec<DependencyLink>, StorageError> {
-        let mut linker = DependencyLinker::new();
+        let mut chunks: Vec<(Vec<i64>, i64, i64)> = Vec::new();
         for &(lo, hi) in ranges {
-            let lows: Vec<(i64,)> = sqlx::query_as(
+            let lows: Vec<i64> = sqlx::query_scalar(
                 "SELECT DISTINCT trace_id FROM zipkin_spans \
                  WHERE day BETWEEN $1 AND $2 AND ts BETWEEN $3 AND $4",
             )
@@ -150,32 +161,90 @@ impl PostgresStore {
             .fetch_all(&self.inner.pool)
             .await
             .map_err(db_error)?;
-            let lows: Vec<i64> = lows.into_iter().map(|(l,)| l).collect();
-            for chunk in lows.chunks(TRACES_PER_CHUNK) {
-                for spans in self.load_by_low_id(chunk).await?.into_values() {
-                    let in_range =
-                        earliest_timestamp(&spans).is_some_and(|ts| ts >= lo && ts <= hi);
-                    if in_range {
-                        linker.put_trace(&spans);
-                    }
-                }
+            chunks.extend(
+                lows.chunks(TRACES_PER_CHUNK)
+                    .map(|chunk| (chunk.to_vec(), lo, hi)),
+            );
+        }
+        let concurrency = LINK_CONCURRENCY.min(self.inner.config.max_connections.max(1) as usize);
+        let mut linked = futures::stream::iter(chunks)
+            .map(|(lows, lo, hi)| {
+                let store = self.clone();
+                // Aborted when dropped, so a request that timed out stops its loads.
+                AbortOnDropHandle::new(tokio::spawn(async move {
+                    store.link_chunk(&lows, lo, hi).await
+                }))
+            })
+            .buffer_unordered(concurrency);
+        let mut counts = LinkCounts::new();
+        while let Some(joined) = linked.next().await {
+            let links = joined
+                .map_err(|e| StorageError::Internal(format!("linking task failed: {e}")))??;
+            for link in links {
+                add(
+                    &mut counts,
+                    link.parent,
+                    link.child,
+                    link.call_count,
+                    link.error_count,
+                );
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((parent, child), (calls, errors))| {
+                DependencyLink::new(parent, child, calls, errors)
+            })
+            .collect())
+    }
+
+    /// Links the traces with these low ids whose earliest span lies in `[lo, hi]`.
+    async fn link_chunk(
+        &self,
+        lows: &[i64],
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<DependencyLink>, StorageError> {
+        let mut linker = DependencyLinker::new();
+        for spans in self.load_by_low_id(lows).await?.into_values() {
+            if earliest_timestamp(&spans).is_some_and(|ts| ts >= lo && ts <= hi) {
+                linker.put_trace(&spans);
             }
         }
         Ok(linker.link())
     }
 
     /// Spans grouped by the low 64 bits of their trace id: the dependency linker's notion
-    /// of a trace, whatever `STRICT_TRACE_ID` says.
+    /// of a trace, whatever `STRICT_TRACE_ID` says. Only what the linker reads is selected
+    /// and decoded.
     async fn load_by_low_id(&self, lows: &[i64]) -> Result<HashMap<i64, Vec<Span>>, StorageError> {
-        let sql = format!("SELECT {SPAN_COLUMNS} FROM zipkin_spans WHERE trace_id = ANY($1)");
-        let rows = sqlx::query(&sql)
-            .bind(lows)
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(db_error)?;
+        let rows = sqlx::query(
+            "SELECT trace_id_high, trace_id, id, parent_id, ts, local_service, \
+             remote_service, body FROM zipkin_spans WHERE trace_id = ANY($1)",
+        )
+        .bind(lows)
+        .fetch_all(&self.inner.pool)
+        .await
+        .map_err(db_error)?;
         let mut groups: HashMap<i64, Vec<Span>> = HashMap::new();
         for row in rows {
-            let span = span_from_row(&row)?;
+            let stored = (|| -> Result<StoredSpan, sqlx::Error> {
+                Ok(StoredSpan {
+                    trace_id_high: row.try_get(0)?,
+                    trace_id: row.try_get(1)?,
+                    id: row.try_get(2)?,
+                    parent_id: row.try_get(3)?,
+                    ts: row.try_get(4)?,
+                    duration: None,
+                    local_service: row.try_get(5)?,
+                    remote_service: row.try_get(6)?,
+                    name: None,
+                    body: row.try_get(7)?,
+                })
+            })()
+            .map_err(db_error)?;
+            let span = decode_row_for_linking(stored)
+                .map_err(|e| StorageError::Internal(e.to_string()))?;
             groups
                 .entry(span.trace_id.low() as i64)
                 .or_default()
