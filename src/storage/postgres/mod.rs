@@ -4,8 +4,9 @@
 //! Module map:
 //! - [`config`]: `POSTGRES_*` settings ([`PostgresConfig`]), password redaction.
 //! - `codec`: one span <-> one `zipkin_spans` row (typed columns + compact binary body).
-//! - `writer`: batched, set-based, idempotent inserts (one `INSERT ... SELECT FROM UNNEST`
-//!   statement per batch, names and dependency bookkeeping in the same statement).
+//! - `writer`: batched, idempotent writes (one binary `COPY` per batch, falling back to one
+//!   `INSERT ... SELECT FROM UNNEST ... ON CONFLICT DO NOTHING` when a span is already
+//!   stored; names and dependency bookkeeping in the same transaction).
 //! - `read`: trace lookups and `/api/v2/traces` search.
 //! - `dependencies`: the hourly link aggregate and on-demand linking of the rest.
 //! - `maintenance`: partitions ahead of time, retention, the background loop.
@@ -25,12 +26,13 @@ mod writer;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
-use sqlx::ConnectOptions;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode};
+use sqlx::{ConnectOptions, Postgres, Row};
 use tokio_util::sync::CancellationToken;
 
 pub use self::config::{ConfigError, PostgresConfig};
@@ -62,7 +64,18 @@ struct Inner {
     /// Name rows already written for (kind, a, b) with their `last_day`, so steady-state
     /// batches write no name rows at all.
     names: Mutex<HashMap<(u8, String, String), i32>>,
+    /// Connections kept out of the pool for reads, with when they were taken (see
+    /// [`PostgresStore::fetch_all`]).
+    readers: Mutex<Vec<(Instant, PoolConnection<Postgres>)>>,
+    /// How many of them to keep: none for pools too small to spare one.
+    readers_kept: usize,
 }
+
+/// A kept read connection goes back to the pool after this long, so the pool's own
+/// lifetime and idle rules still apply to it eventually.
+const READER_KEPT_FOR: Duration = Duration::from_secs(60);
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
 impl PostgresStore {
     /// Connects, applies the migrations (unless `ensure_schema` is off) and returns the
@@ -108,6 +121,7 @@ impl PostgresStore {
                 .map_err(db_error)?;
         }
 
+        let readers_kept = usize::from(config.max_connections >= 3);
         let store = PostgresStore {
             inner: Arc::new(Inner {
                 pool,
@@ -115,6 +129,8 @@ impl PostgresStore {
                 config,
                 partitions: Mutex::new(HashSet::new()),
                 names: Mutex::new(HashMap::new()),
+                readers: Mutex::new(Vec::new()),
+                readers_kept,
             }),
         };
         store.ensure_partitions_ahead().await?;
@@ -136,6 +152,52 @@ impl PostgresStore {
 
     fn options(&self) -> &StorageOptions {
         &self.inner.options
+    }
+
+    /// Runs a read statement (built by `query`, perhaps twice) and returns its rows.
+    ///
+    /// A read takes one of the connections this store keeps out of the pool, and keeps it
+    /// afterwards. sqlx pings every connection returned to its pool (one more round trip
+    /// and a spawned task per statement) and arms a timer per checkout; for a small read
+    /// such as a trace by id that was as much CPU as the statement itself. If the kept
+    /// connection turns out to be broken (the database restarted since), the statement is
+    /// repeated once on a fresh pooled connection, so outages look as they do for pooled
+    /// reads.
+    pub(super) async fn fetch_all<'q>(
+        &self,
+        query: impl Fn() -> PgQuery<'q>,
+    ) -> Result<Vec<PgRow>, StorageError> {
+        let kept = self.inner.readers.lock().pop();
+        if let Some((since, mut conn)) = kept {
+            match query().fetch_all(&mut *conn).await {
+                Ok(rows) => {
+                    self.keep_reader(since, conn);
+                    return Ok(rows);
+                }
+                Err(e) => {
+                    // Back to the pool, which tests it and closes it if it is broken.
+                    drop(conn);
+                    let err = db_error(e);
+                    if !is_connection_error(&err) {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+        let mut conn = self.inner.pool.acquire().await.map_err(db_error)?;
+        let rows = query().fetch_all(&mut *conn).await.map_err(db_error)?;
+        self.keep_reader(Instant::now(), conn);
+        Ok(rows)
+    }
+
+    fn keep_reader(&self, since: Instant, conn: PoolConnection<Postgres>) {
+        if since.elapsed() < READER_KEPT_FOR {
+            let mut readers = self.inner.readers.lock();
+            if readers.len() < self.inner.readers_kept {
+                readers.push((since, conn));
+            }
+        }
+        // Otherwise `conn` drops here and returns to the pool.
     }
 }
 
@@ -235,8 +297,7 @@ impl SpanStore for PostgresStore {
     }
 
     async fn get_trace(&self, trace_id: TraceId) -> Result<Vec<Span>, StorageError> {
-        let mut traces = self.load_traces(&[trace_id]).await?;
-        Ok(traces.pop().unwrap_or_default())
+        self.load_trace(trace_id).await
     }
 
     async fn get_traces_by_ids(
@@ -333,6 +394,12 @@ impl SpanStore for PostgresStore {
         }
     }
 
+    async fn close(&self) -> Result<(), StorageError> {
+        // Kept read connections go back to the pool, which closes them when dropped.
+        self.inner.readers.lock().clear();
+        Ok(())
+    }
+
     fn name(&self) -> String {
         format!(
             "PostgresStorage{{url={}}}",
@@ -343,15 +410,23 @@ impl SpanStore for PostgresStore {
 
 impl PostgresStore {
     async fn names_query(&self, sql: &str, arg: Option<&str>) -> Result<Vec<String>, StorageError> {
-        let mut q = sqlx::query_as::<_, (String,)>(sql);
-        if let Some(arg) = arg {
-            q = q.bind(arg);
-        }
-        let rows = q.fetch_all(&self.inner.pool).await.map_err(db_error)?;
+        let rows = self
+            .fetch_all(|| {
+                let q = sqlx::query(sql);
+                match arg {
+                    Some(arg) => q.bind(arg),
+                    None => q,
+                }
+            })
+            .await?;
         // Sorted again in Rust: Zipkin sorts by Java string order (UTF-16 code units),
         // which for the names seen in practice equals byte order, unlike a database
         // collation.
-        let mut names: Vec<String> = rows.into_iter().map(|(n,)| n).collect();
+        let mut names: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(db_error)?;
         names.sort_unstable();
         Ok(names)
     }

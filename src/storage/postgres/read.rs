@@ -18,8 +18,14 @@ use super::{db_error, PostgresStore};
 use crate::model::{trace_timestamp, QueryRequest, Span, TraceId};
 use crate::storage::StorageError;
 
-pub(super) const SPAN_COLUMNS: &str =
-    "trace_id_high, trace_id, id, parent_id, ts, duration, local_service, remote_service, name, body";
+const TRACES_BY_LOW_IDS: &str = "SELECT trace_id_high, trace_id, id, parent_id, ts, \
+     duration, local_service, remote_service, name, body FROM zipkin_spans \
+     WHERE trace_id = ANY($1)";
+const TRACE_BY_ID: &str = "SELECT trace_id_high, trace_id, id, parent_id, ts, duration, \
+     local_service, remote_service, name, body FROM zipkin_spans \
+     WHERE trace_id = $1 AND trace_id_high = $2";
+const TRACE_BY_LOW_ID: &str = "SELECT trace_id_high, trace_id, id, parent_id, ts, duration, \
+     local_service, remote_service, name, body FROM zipkin_spans WHERE trace_id = $1";
 
 /// Candidate rows fetched by the first page of a search, and at most per page.
 const FIRST_PAGE: i64 = 100;
@@ -63,6 +69,24 @@ impl PostgresStore {
         Ok(out)
     }
 
+    /// One trace (`GET /api/v2/trace/{id}`): the lookup of [`PostgresStore::load_groups`]
+    /// as one small statement, with the high bits compared by PostgreSQL.
+    pub(super) async fn load_trace(&self, id: TraceId) -> Result<Vec<Span>, StorageError> {
+        let strict = self.options().strict_trace_id;
+        let rows = self
+            .fetch_all(|| {
+                if strict {
+                    sqlx::query(TRACE_BY_ID)
+                        .bind(id.low() as i64)
+                        .bind(id.high() as i64)
+                } else {
+                    sqlx::query(TRACE_BY_LOW_ID).bind(id.low() as i64)
+                }
+            })
+            .await?;
+        rows.iter().map(span_from_row).collect()
+    }
+
     /// Spans of the given trace keys, grouped by key.
     pub(super) async fn load_groups(
         &self,
@@ -74,12 +98,9 @@ impl PostgresStore {
         lows.dedup();
         let mut groups: HashMap<TraceKey, Vec<Span>> = HashMap::new();
         for chunk in lows.chunks(IDS_PER_LOOKUP) {
-            let sql = format!("SELECT {SPAN_COLUMNS} FROM zipkin_spans WHERE trace_id = ANY($1)");
-            let rows = sqlx::query(&sql)
-                .bind(chunk)
-                .fetch_all(&self.inner.pool)
-                .await
-                .map_err(db_error)?;
+            let rows = self
+                .fetch_all(|| sqlx::query(TRACES_BY_LOW_IDS).bind(chunk))
+                .await?;
             for row in rows {
                 let span = span_from_row(&row)?;
                 let key = self.trace_key(span.trace_id.high() as i64, span.trace_id.low() as i64);
@@ -147,13 +168,9 @@ impl PostgresStore {
             FIRST_PAGE.max(request.limit.saturating_mul(4).min(MAX_PAGE as usize) as i64);
 
         loop {
-            let rows = binds
-                .apply(sqlx::query(&page_sql))
-                .bind(cursor)
-                .bind(page)
-                .fetch_all(&self.inner.pool)
-                .await
-                .map_err(db_error)?;
+            let rows = self
+                .fetch_all(|| binds.apply(sqlx::query(&page_sql)).bind(cursor).bind(page))
+                .await?;
             let exhausted = (rows.len() as i64) < page;
             let (rows, next_cursor) = if exhausted {
                 (rows, None)
@@ -162,12 +179,9 @@ impl PostgresStore {
                 let first_ts: i64 = rows[0].get(2);
                 if first_ts == last_ts {
                     // One timestamp fills the page: read all of its rows.
-                    let all = binds
-                        .apply(sqlx::query(&tie_sql))
-                        .bind(last_ts)
-                        .fetch_all(&self.inner.pool)
-                        .await
-                        .map_err(db_error)?;
+                    let all = self
+                        .fetch_all(|| binds.apply(sqlx::query(&tie_sql)).bind(last_ts))
+                        .await?;
                     (all, Some(last_ts - 1))
                 } else {
                     let keep = rows
