@@ -29,7 +29,7 @@ use crate::collector::kafka::Kafka;
 use crate::collector::{self, Collector, CollectorMetrics, Transport};
 use crate::config::Config;
 use crate::storage::memory::MemoryStore;
-use crate::storage::postgres::{PostgresConfig, PostgresStore};
+use crate::storage::postgres::PostgresStore;
 use crate::storage::{SpanStore, StorageOptions};
 use crate::telemetry::{self, SelfTracing, SelfTracingSettings, Telemetry};
 use crate::ui::{self, UiConfig};
@@ -229,7 +229,7 @@ async fn build_store(
             config.mem_max_spans as usize,
         ))),
         "postgres" => {
-            let pg = PostgresConfig::from_env()?;
+            let pg = config.postgres()?;
             let store = PostgresStore::connect(pg, options)
                 .await
                 .context("cannot open the PostgreSQL store (STORAGE_TYPE=postgres)")?;

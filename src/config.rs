@@ -7,6 +7,9 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::Parser;
 
+use crate::storage::postgres::config::redact_url;
+use crate::storage::postgres::{ConfigError as PgConfigError, PostgresConfig};
+
 /// Zipwire, a Zipkin-compatible tracing server. Every flag can also be set with the
 /// environment variable shown (Zipkin's names, so existing deployments keep working).
 #[derive(Debug, Clone, Parser)]
@@ -23,6 +26,125 @@ pub struct Config {
     /// Storage backend: `mem` (in-memory, the default) or `postgres`.
     #[arg(long, env = "STORAGE_TYPE", default_value = "mem", value_parser = ["mem", "postgres"])]
     pub storage_type: String,
+
+    /// PostgreSQL connection URL (`postgres://user:password@host:port/database`); wins over
+    /// the --postgres-host etc. parts. DATABASE_URL is read when it is unset.
+    #[arg(
+        long,
+        env = "POSTGRES_URL",
+        hide_env_values = true,
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_url: Option<String>,
+
+    /// Same as POSTGRES_URL (the name sqlx and many platforms use).
+    #[arg(long, env = "DATABASE_URL", hide = true)]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL host.
+    #[arg(
+        long,
+        env = "POSTGRES_HOST",
+        default_value = "localhost",
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_host: String,
+
+    /// PostgreSQL port.
+    #[arg(
+        long,
+        env = "POSTGRES_TCP_PORT",
+        default_value = "5432",
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_tcp_port: String,
+
+    /// PostgreSQL user (default: the driver's, the OS user).
+    #[arg(
+        long,
+        env = "POSTGRES_USER",
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_user: Option<String>,
+
+    /// PostgreSQL password; never logged. Prefer the variable: flags are visible to other
+    /// users of the host.
+    #[arg(
+        long,
+        env = "POSTGRES_PASS",
+        hide_env_values = true,
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_pass: Option<String>,
+
+    /// PostgreSQL database.
+    #[arg(
+        long,
+        env = "POSTGRES_DB",
+        default_value = "zipkin",
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_db: String,
+
+    /// Schema holding the tables (created if missing; a lower-case identifier) instead of
+    /// the first schema of the connection's search_path, so several deployments or tests
+    /// can share one database.
+    #[arg(
+        long,
+        env = "POSTGRES_SCHEMA",
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_schema: Option<String>,
+
+    /// Most connections the PostgreSQL store opens.
+    #[arg(
+        long,
+        env = "POSTGRES_MAX_CONNECTIONS",
+        default_value = "10",
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_max_connections: String,
+
+    /// Require TLS for PostgreSQL connections.
+    #[arg(
+        long,
+        env = "POSTGRES_USE_SSL",
+        default_value = "false",
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_use_ssl: String,
+
+    /// Apply the embedded schema migrations at start-up; `false` for teams that migrate
+    /// separately.
+    #[arg(
+        long,
+        env = "POSTGRES_ENSURE_SCHEMA",
+        default_value = "true",
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_ensure_schema: String,
+
+    /// Drop PostgreSQL day partitions once they ended this long ago (`7d`, whole days, at
+    /// least `1d`); `off` keeps everything.
+    #[arg(
+        long,
+        env = "STORAGE_RETENTION",
+        default_value = "off",
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub storage_retention: String,
+
+    /// Age (`5m`, `30s`, `1h`) at which a 5-minute slice of traces is linked into the
+    /// PostgreSQL dependency aggregate; younger traces are linked on each
+    /// /api/v2/dependencies request, and spans arriving older than this mark their hour
+    /// for re-linking.
+    #[arg(
+        long,
+        env = "POSTGRES_DEPENDENCY_QUIET",
+        default_value = "5m",
+        help_heading = "PostgreSQL storage (STORAGE_TYPE=postgres)"
+    )]
+    pub postgres_dependency_quiet: String,
 
     /// Maximum spans kept by the in-memory store; the oldest traces are evicted first.
     #[arg(long, env = "MEM_MAX_SPANS", default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -248,6 +370,19 @@ const ENV_NAMES: &[&str] = &[
     "QUERY_PORT",
     "QUERY_BIND_ADDRESS",
     "STORAGE_TYPE",
+    "POSTGRES_URL",
+    "DATABASE_URL",
+    "POSTGRES_HOST",
+    "POSTGRES_TCP_PORT",
+    "POSTGRES_USER",
+    "POSTGRES_PASS",
+    "POSTGRES_DB",
+    "POSTGRES_SCHEMA",
+    "POSTGRES_MAX_CONNECTIONS",
+    "POSTGRES_USE_SSL",
+    "POSTGRES_ENSURE_SCHEMA",
+    "STORAGE_RETENTION",
+    "POSTGRES_DEPENDENCY_QUIET",
     "MEM_MAX_SPANS",
     "STRICT_TRACE_ID",
     "SEARCH_ENABLED",
@@ -320,10 +455,35 @@ impl Config {
         Config::parse_from(["zipwire"])
     }
 
+    /// The PostgreSQL settings, validated (errors name the variable). Flags and variables
+    /// arrive here as text so that one parser, [`PostgresConfig::from_lookup`], checks
+    /// both.
+    pub fn postgres(&self) -> Result<PostgresConfig, PgConfigError> {
+        PostgresConfig::from_lookup(|name| match name {
+            "POSTGRES_URL" => self.postgres_url.clone(),
+            "DATABASE_URL" => self.database_url.clone(),
+            "POSTGRES_HOST" => Some(self.postgres_host.clone()),
+            "POSTGRES_TCP_PORT" => Some(self.postgres_tcp_port.clone()),
+            "POSTGRES_USER" => self.postgres_user.clone(),
+            "POSTGRES_PASS" => self.postgres_pass.clone(),
+            "POSTGRES_DB" => Some(self.postgres_db.clone()),
+            "POSTGRES_SCHEMA" => self.postgres_schema.clone(),
+            "POSTGRES_MAX_CONNECTIONS" => Some(self.postgres_max_connections.clone()),
+            "POSTGRES_USE_SSL" => Some(self.postgres_use_ssl.clone()),
+            "POSTGRES_ENSURE_SCHEMA" => Some(self.postgres_ensure_schema.clone()),
+            "STORAGE_RETENTION" => Some(self.storage_retention.clone()),
+            "POSTGRES_DEPENDENCY_QUIET" => Some(self.postgres_dependency_quiet.clone()),
+            _ => None,
+        })
+    }
+
     /// The configuration as logged at start-up, secrets masked: credentials in the OTLP
-    /// endpoint URL. (PostgreSQL settings are read and redacted by their own module.)
+    /// endpoint URL and the PostgreSQL URL, the PostgreSQL password, Kafka secrets.
     pub fn redacted(&self) -> Self {
         let mut config = self.clone();
+        config.postgres_url = config.postgres_url.as_deref().map(redact_url);
+        config.database_url = config.database_url.as_deref().map(redact_url);
+        config.postgres_pass = config.postgres_pass.map(|_| "***".into());
         config.otel_exporter_otlp_endpoint = config
             .otel_exporter_otlp_endpoint
             .map(|url| mask_userinfo(&url));
@@ -672,6 +832,52 @@ mod tests {
         assert!(err.to_string().contains("KAFKA_STREAMS"), "{err}");
         let err = Config::try_parse_from(["zipwire", "--collector-forward", "s3"]).unwrap_err();
         assert!(err.to_string().contains("COLLECTOR_FORWARD"), "{err}");
+    }
+
+    #[test]
+    fn postgres_settings_are_flags_too_with_the_store_defaults() {
+        let pg = Config::defaults().postgres().unwrap();
+        let want = PostgresConfig::default();
+        assert_eq!(
+            format!("{pg:?} {}", pg.redacted_url()),
+            format!("{want:?} {}", want.redacted_url())
+        );
+
+        let c = Config::try_parse_from([
+            "zipwire",
+            "--postgres-url",
+            "postgres://zipkin:s3cret@db:5432/traces",
+            "--postgres-pass",
+            "p4ss",
+            "--postgres-schema",
+            "team_a",
+            "--postgres-dependency-quiet",
+            "2m",
+            "--storage-retention",
+            "7d",
+            "--postgres-max-connections",
+            "4",
+        ])
+        .unwrap();
+        let pg = c.postgres().unwrap();
+        assert_eq!(pg.schema.as_deref(), Some("team_a"));
+        assert_eq!(pg.dependency_quiet, Duration::from_secs(120));
+        assert_eq!(pg.retention, Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(pg.max_connections, 4);
+        assert_eq!(pg.password.as_deref(), Some("p4ss"));
+        let logged = format!("{:?}", c.redacted());
+        assert!(
+            !logged.contains("s3cret") && !logged.contains("p4ss"),
+            "{logged}"
+        );
+
+        let bad = Config::try_parse_from(["zipwire", "--postgres-schema", "Team-A"]).unwrap();
+        assert_eq!(bad.postgres().unwrap_err().name, "POSTGRES_SCHEMA");
+        let bad = Config::try_parse_from(["zipwire", "--postgres-dependency-quiet", "soon"]);
+        assert_eq!(
+            bad.unwrap().postgres().unwrap_err().name,
+            "POSTGRES_DEPENDENCY_QUIET"
+        );
     }
 
     #[test]

@@ -50,11 +50,9 @@ pub fn init(format: &str, level: &str) {
 /// The one start-up line: version and the effective configuration, secrets masked
 /// (`Config::redacted`, and the PostgreSQL settings' own redacting `Debug`).
 pub fn log_effective_config(config: &Config) {
-    let postgres = (config.storage_type == "postgres").then(|| {
-        match crate::storage::postgres::PostgresConfig::from_env() {
-            Ok(pg) => format!("{pg:?}"),
-            Err(err) => format!("invalid: {err}"),
-        }
+    let postgres = (config.storage_type == "postgres").then(|| match config.postgres() {
+        Ok(pg) => format!("{pg:?}"),
+        Err(err) => format!("invalid: {err}"),
     });
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
