@@ -13,7 +13,10 @@
 //! baseline's connections), `PG_BENCH_BATCH` (1000 spans per POST / per COPY),
 //! `PG_BENCH_QUERIES` (2000), `PG_BENCH_SPREAD_HOURS` (1: the corpus' traces start
 //! uniformly over this many hours ending 15 minutes ago, like the reference corpus),
-//! `PG_BENCH_KEEP` (set: keep the loaded schema for inspection).
+//! `PG_BENCH_KEEP` (set: keep the loaded schema for inspection), `PG_BENCH_REUSE` (the name
+//! of a schema kept from a run with the same `PG_BENCH_SPANS`: skip both ingest phases and
+//! measure the reads against it, its dependency aggregate reset first; for iterating on
+//! the read path), `PG_BENCH_READS` (trace,search,deps: the read phases to run).
 //!
 //! Corpus: the generator of performance-baselines.md §2a (traces of 3-12 spans, 10
 //! services, 3-6 tags, 0-2 annotations, 128-bit trace ids), re-implemented with a seeded
@@ -35,6 +38,11 @@ use zipwire::config::Config;
 use zipwire::model::{Endpoint, Kind, Span, SpanId, TraceId};
 use zipwire::storage::postgres::{PostgresConfig, PostgresStore};
 use zipwire::storage::{SpanStore, StorageOptions};
+
+/// The allocator of the `zipwire` binary, so the in-process server costs what it costs
+/// when shipped.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SERVICES: [&str; 10] = [
     "frontend",
@@ -320,8 +328,19 @@ async fn main() {
     let queries: usize = env("PG_BENCH_QUERIES", if smoke { 100 } else { 2000 });
     let spread_hours: i64 = env("PG_BENCH_SPREAD_HOURS", 1);
 
+    let reuse: Option<String> = std::env::var("PG_BENCH_REUSE").ok();
     let hour = 3_600_000_000i64;
-    let data_end = now_micros() - 15 * 60 * 1_000_000;
+    let mut data_end = now_micros() - 15 * 60 * 1_000_000;
+    if let Some(schema) = &reuse {
+        // The kept corpus was generated with the same seed (same trace ids) but an earlier
+        // clock: take its time range from the data.
+        let store = new_store(&url, schema, 1).await;
+        let max: i64 = sqlx::query_scalar("SELECT max(ts) FROM zipkin_spans")
+            .fetch_one(store.pool())
+            .await
+            .expect("reused schema has spans");
+        data_end = max;
+    }
     let data_start = data_end - spread_hours * hour;
     let t = Instant::now();
     let traces = corpus(n, data_start, spread_hours * hour);
@@ -357,9 +376,42 @@ async fn main() {
     let batches = Arc::new(batches);
     let bodies = Arc::new(bodies);
 
+    let schema = reuse.clone().unwrap_or_else(|| schema_name("e2e"));
+    let store = if reuse.is_some() {
+        let store = new_store(&url, &schema, connections).await;
+        sqlx::raw_sql(
+            "TRUNCATE zipkin_dependencies, zipkin_dependency_dirty; \
+             UPDATE zipkin_dependency_state SET watermark = NULL",
+        )
+        .execute(store.pool())
+        .await
+        .expect("reset the dependency aggregate");
+        println!("reusing schema {schema}: ingest not measured");
+        store
+    } else {
+        ingest(&url, &schema, connections, n, &batches, &bodies).await
+    };
+    reads(&store, queries, &traces, data_start, spread_hours).await;
+    if std::env::var("PG_BENCH_KEEP").is_ok() || reuse.is_some() {
+        println!("kept schema {schema}");
+    } else {
+        drop_schema(&store, &schema).await;
+    }
+}
+
+/// Phases 1 (raw COPY) and 2 (end to end through HTTP), then the on-disk size; returns the
+/// store holding the end-to-end data.
+async fn ingest(
+    url: &str,
+    schema: &str,
+    connections: u32,
+    n: usize,
+    batches: &Arc<Vec<Vec<Span>>>,
+    bodies: &Arc<Vec<Vec<u8>>>,
+) -> PostgresStore {
     // 1. Raw binary COPY of the same rows into the same schema, same connection count.
     let raw_schema = schema_name("copy");
-    let raw = new_store(&url, &raw_schema, connections).await;
+    let raw = new_store(url, &raw_schema, connections).await;
     sqlx::query("CHECKPOINT").execute(raw.pool()).await.ok();
     let next = Arc::new(AtomicUsize::new(0));
     let copy_rate = measure(n, async {
@@ -384,17 +436,9 @@ async fn main() {
     drop(raw);
 
     // 2. End to end: HTTP JSON in, durable commit, through the real server.
-    let schema = schema_name("e2e");
-    let store = new_store(&url, &schema, connections).await;
+    let store = new_store(url, schema, connections).await;
     sqlx::query("CHECKPOINT").execute(store.pool()).await.ok();
-    let config = Config::try_parse_from(["zipwire", "--query-port", "0"]).unwrap();
-    let app = App::with_store(config, Arc::new(store.clone()) as Arc<dyn SpanStore>)
-        .await
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    let server = tokio::spawn(app.run_until(async move { stop.cancelled().await }));
+    let (base, shutdown, server) = serve(&store).await;
     let http = reqwest::Client::new();
     let next = Arc::new(AtomicUsize::new(0));
     let clients = connections as usize * 2;
@@ -458,76 +502,150 @@ async fn main() {
         index as f64 / stored as f64
     );
 
+    shutdown.cancel();
+    server.await.unwrap().unwrap();
+    store
+}
+
+/// The real server on the store, on a free port: its base URL, its stop switch and its task.
+async fn serve(
+    store: &PostgresStore,
+) -> (
+    String,
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let config = Config::try_parse_from(["zipwire", "--query-port", "0"]).unwrap();
+    let app = App::with_store(config, Arc::new(store.clone()) as Arc<dyn SpanStore>)
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let server = tokio::spawn(app.run_until(async move { stop.cancelled().await }));
+    (base, shutdown, server)
+}
+
+/// Phases 3 to 5: trace by id, search and dependencies, each next to its raw SQL.
+async fn reads(
+    store: &PostgresStore,
+    queries: usize,
+    traces: &[Vec<Span>],
+    data_start: i64,
+    spread_hours: i64,
+) {
+    let phases: String = env("PG_BENCH_READS", "trace,search,deps".to_string());
+    let want = |phase: &str| phases.split(',').any(|p| p.trim() == phase);
+    let (base, shutdown, server) = serve(store).await;
+    let http = reqwest::Client::new();
+
     // 3. Trace by id: HTTP vs raw SQL, sequential, one connection.
     let mut rng = StdRng::seed_from_u64(7);
     let sample: Vec<TraceId> = (0..queries)
         .map(|_| traces.choose(&mut rng).unwrap()[0].trace_id)
         .collect();
-    let mut http_ms = Vec::new();
-    for id in &sample {
-        let t = Instant::now();
-        let r = http
-            .get(format!("{base}/api/v2/trace/{id}"))
-            .send()
+    if want("trace") {
+        // Latency, and CPU per request (this process, client included, plus PostgreSQL):
+        // under a loaded host the CPU figures say more about per-request overhead than
+        // the latency tails do.
+        let plain = reqwest::Client::builder().no_gzip().build().unwrap();
+        let mut rows: Vec<(&str, Vec<f64>, f64, f64)> = Vec::new();
+        for (label, client) in [
+            ("GET /api/v2/trace/{id}", &http),
+            ("GET /api/v2/trace/{id} without gzip", &plain),
+        ] {
+            let (own0, pg0) = cpu_seconds();
+            let mut ms = Vec::new();
+            for id in &sample {
+                let t = Instant::now();
+                let r = client
+                    .get(format!("{base}/api/v2/trace/{id}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 200);
+                let _ = r.bytes().await.unwrap();
+                ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            let (own1, pg1) = cpu_seconds();
+            rows.push((label, ms, own1 - own0, pg1 - pg0));
+        }
+        // The store call alone (pool, statement, decoding), without HTTP and JSON.
+        let (own0, pg0) = cpu_seconds();
+        let mut ms = Vec::new();
+        for id in &sample {
+            let t = Instant::now();
+            let spans = store.get_trace(*id).await.unwrap();
+            assert!(!spans.is_empty());
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let (own1, pg1) = cpu_seconds();
+        rows.push(("store.get_trace (no HTTP)", ms, own1 - own0, pg1 - pg0));
+        let mut conn = store.pool().acquire().await.unwrap();
+        let (own0, pg0) = cpu_seconds();
+        let mut ms = Vec::new();
+        for id in &sample {
+            let t = Instant::now();
+            let rows = sqlx::query(
+                "SELECT trace_id_high, trace_id, id, parent_id, ts, duration, local_service, \
+                 remote_service, name, body FROM zipkin_spans \
+                 WHERE trace_id = $1 AND trace_id_high = $2",
+            )
+            .bind(id.low() as i64)
+            .bind(id.high() as i64)
+            .fetch_all(&mut *conn)
             .await
             .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        let _ = r.bytes().await.unwrap();
-        http_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert!(!rows.is_empty());
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let (own1, pg1) = cpu_seconds();
+        rows.push(("raw SQL", ms, own1 - own0, pg1 - pg0));
+        drop(conn);
+        for (label, ms, own, pg) in rows {
+            let n = ms.len() as f64;
+            println!(
+                "trace by id, {label}: {} ; CPU per request {:.0} us here + {:.0} us postgres",
+                summary(ms),
+                own / n * 1e6,
+                pg / n * 1e6
+            );
+        }
     }
-    let mut conn = store.pool().acquire().await.unwrap();
-    let mut sql_ms = Vec::new();
-    for id in &sample {
-        let t = Instant::now();
-        let rows = sqlx::query(
-            "SELECT trace_id_high, trace_id, id, parent_id, ts, duration, local_service, \
-             remote_service, name, body FROM zipkin_spans WHERE trace_id = $1 AND trace_id_high = $2",
-        )
-        .bind(id.low() as i64)
-        .bind(id.high() as i64)
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
-        assert!(!rows.is_empty());
-        sql_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    println!(
-        "trace by id, GET /api/v2/trace/{{id}}: {}",
-        summary(http_ms)
-    );
-    println!("trace by id, raw SQL: {}", summary(sql_ms));
 
-    // 4. Search: service + tag + minDuration, 15 minute window, limit 10.
-    let window = 900_000i64; // ms
-    let min_duration = 100_000i64;
-    let mut http_ms = Vec::new();
-    let mut sql_ms = Vec::new();
-    let mut returned = 0usize;
-    for _ in 0..queries / 2 {
-        let service = *SERVICES.choose(&mut rng).unwrap();
-        let end_ms = (data_start / 1000)
-            + window
-            + rng.random_range(0..(spread_hours * 3_600_000 - window).max(1));
-        let url = format!(
-            "{base}/api/v2/traces?serviceName={service}&annotationQuery=http.status_code%3D500\
+    if want("search") {
+        // 4. Search: service + tag + minDuration, 15 minute window, limit 10.
+        let window = 900_000i64; // ms
+        let mut conn = store.pool().acquire().await.unwrap();
+        let min_duration = 100_000i64;
+        let mut http_ms = Vec::new();
+        let mut sql_ms = Vec::new();
+        let mut returned = 0usize;
+        for _ in 0..queries / 2 {
+            let service = *SERVICES.choose(&mut rng).unwrap();
+            let end_ms = (data_start / 1000)
+                + window
+                + rng.random_range(0..(spread_hours * 3_600_000 - window).max(1));
+            let url = format!(
+                "{base}/api/v2/traces?serviceName={service}&annotationQuery=http.status_code%3D500\
              &minDuration={min_duration}&endTs={end_ms}&lookback={window}&limit=10"
-        );
-        let t = Instant::now();
-        let r = http.get(url).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        let body: serde_json::Value = r.json().await.unwrap();
-        http_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        returned += body.as_array().map_or(0, Vec::len);
+            );
+            let t = Instant::now();
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            let body: serde_json::Value = r.json().await.unwrap();
+            http_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            returned += body.as_array().map_or(0, Vec::len);
 
-        // The same lookup as one raw statement: the newest spans of the service carrying
-        // the tag and the duration (an ordered index scan that stops early), their 10
-        // newest traces, then all their spans.
-        let start_us = (end_ms - window) * 1000;
-        let end_us = end_ms * 1000;
-        let key = zipwire::storage::postgres::search_key_for_tag("http.status_code", "500");
-        let t = Instant::now();
-        let rows = sqlx::query(
-            "WITH c AS (SELECT trace_id_high, trace_id, ts FROM zipkin_spans \
+            // The same lookup as one raw statement: the newest spans of the service carrying
+            // the tag and the duration (an ordered index scan that stops early), their 10
+            // newest traces, then all their spans.
+            let start_us = (end_ms - window) * 1000;
+            let end_us = end_ms * 1000;
+            let key = zipwire::storage::postgres::search_key_for_tag("http.status_code", "500");
+            let t = Instant::now();
+            let rows = sqlx::query(
+                "WITH c AS (SELECT trace_id_high, trace_id, ts FROM zipkin_spans \
              WHERE day BETWEEN $1 AND $2 AND local_service = $3 AND ts BETWEEN $4 AND $5 \
              AND search_keys @> $6 AND duration >= $7 ORDER BY ts DESC LIMIT 100), \
              t AS (SELECT trace_id_high, trace_id, max(ts) AS m FROM c GROUP BY 1, 2 \
@@ -535,98 +653,96 @@ async fn main() {
              SELECT s.trace_id_high, s.trace_id, s.id, s.parent_id, s.ts, s.duration, \
              s.local_service, s.remote_service, s.name, s.body \
              FROM zipkin_spans s JOIN t USING (trace_id_high, trace_id)",
-        )
-        .bind((start_us / 86_400_000_000) as i32)
-        .bind((end_us / 86_400_000_000) as i32)
-        .bind(service)
-        .bind(start_us)
-        .bind(end_us)
-        .bind(vec![key])
-        .bind(min_duration)
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
-        let _ = rows.len();
-        sql_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    println!(
+            )
+            .bind((start_us / 86_400_000_000) as i32)
+            .bind((end_us / 86_400_000_000) as i32)
+            .bind(service)
+            .bind(start_us)
+            .bind(end_us)
+            .bind(vec![key])
+            .bind(min_duration)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+            let _ = rows.len();
+            sql_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!(
         "search (service + http.status_code=500 + minDuration=100ms, 15 min, limit 10), GET /api/v2/traces: {} ; {:.1} traces returned on average",
         summary(http_ms),
         returned as f64 / (queries / 2) as f64
     );
-    println!(
-        "search, raw SQL (same criteria on one span, one statement): {}",
-        summary(sql_ms)
-    );
-    drop(conn);
+        println!(
+            "search, raw SQL (same criteria on one span, one statement): {}",
+            summary(sql_ms)
+        );
+        drop(conn);
+    }
 
-    // 5. Dependencies over 7 days: first with nothing aggregated (every trace linked on
-    // demand, called on the store: it can outlast QUERY_TIMEOUT), then from the aggregate.
-    let end_ms = now_micros() / 1000;
-    let week = 7 * 86_400_000i64;
-    let t = Instant::now();
-    let links = store.get_dependencies(end_ms, week).await.unwrap();
-    println!(
+    if want("deps") {
+        // 5. Dependencies over 7 days: first with nothing aggregated (every trace linked on
+        // demand, called on the store: it can outlast QUERY_TIMEOUT), then from the aggregate.
+        let end_ms = now_micros() / 1000;
+        let week = 7 * 86_400_000i64;
+        let t = Instant::now();
+        let links = store.get_dependencies(end_ms, week).await.unwrap();
+        println!(
         "dependencies over 7 days, nothing aggregated (all {} traces linked on demand): {:.0} ms ; {} links",
         traces.len(),
         t.elapsed().as_secs_f64() * 1000.0,
         links.len()
     );
-    let t = Instant::now();
-    store.aggregate_dependencies(now_micros()).await.unwrap();
-    println!(
-        "dependency aggregation of the corpus (5-minute slices up to 5 minutes ago): {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-    let mut ms = Vec::new();
-    let mut links = 0;
-    for _ in 0..20 {
         let t = Instant::now();
-        let r = http
-            .get(format!(
-                "{base}/api/v2/dependencies?endTs={}&lookback={week}",
-                now_micros() / 1000
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        let v: serde_json::Value = r.json().await.unwrap();
-        links = v.as_array().map_or(0, Vec::len);
-        ms.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    println!(
+        store.aggregate_dependencies(now_micros()).await.unwrap();
+        println!(
+            "dependency aggregation of the corpus (5-minute slices up to 5 minutes ago): {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        let mut ms = Vec::new();
+        let mut links = 0;
+        for _ in 0..20 {
+            let t = Instant::now();
+            let r = http
+                .get(format!(
+                    "{base}/api/v2/dependencies?endTs={}&lookback={week}",
+                    now_micros() / 1000
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            let v: serde_json::Value = r.json().await.unwrap();
+            links = v.as_array().map_or(0, Vec::len);
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!(
         "dependencies over 7 days, GET /api/v2/dependencies after aggregation: {} ; {links} links",
         summary(ms)
     );
-    let mut conn = store.pool().acquire().await.unwrap();
-    let mut ms = Vec::new();
-    for _ in 0..20 {
-        let hour_now = now_micros() / 3_600_000_000;
-        let t = Instant::now();
-        let rows = sqlx::query(
-            "SELECT parent, child, sum(call_count)::int8, sum(error_count)::int8 \
+        let mut conn = store.pool().acquire().await.unwrap();
+        let mut ms = Vec::new();
+        for _ in 0..20 {
+            let hour_now = now_micros() / 3_600_000_000;
+            let t = Instant::now();
+            let rows = sqlx::query(
+                "SELECT parent, child, sum(call_count)::int8, sum(error_count)::int8 \
              FROM zipkin_dependencies WHERE hour BETWEEN $1 AND $2 GROUP BY 1, 2",
-        )
-        .bind((hour_now - 168) as i32)
-        .bind(hour_now as i32)
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
-        let _ = rows.len();
-        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            )
+            .bind((hour_now - 168) as i32)
+            .bind(hour_now as i32)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+            let _ = rows.len();
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!(
+            "dependencies, raw SQL sum of 7 days of hourly rows: {}",
+            summary(ms)
+        );
+        drop(conn);
     }
-    println!(
-        "dependencies, raw SQL sum of 7 days of hourly rows: {}",
-        summary(ms)
-    );
-    drop(conn);
 
     shutdown.cancel();
     server.await.unwrap().unwrap();
-    if std::env::var("PG_BENCH_KEEP").is_ok() {
-        println!("kept schema {schema}");
-    } else {
-        drop_schema(&store, &schema).await;
-    }
 }
