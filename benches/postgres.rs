@@ -639,7 +639,8 @@ async fn reads(
 
             // The same lookup as one raw statement: the newest spans of the service carrying
             // the tag and the duration (an ordered index scan that stops early), their 10
-            // newest traces, then all their spans.
+            // newest traces, then all their spans by trace id (a join on the trace columns
+            // is planned as a scan of every span).
             let start_us = (end_ms - window) * 1000;
             let end_us = end_ms * 1000;
             let key = zipwire::storage::postgres::search_key_for_tag("http.status_code", "500");
@@ -650,9 +651,9 @@ async fn reads(
              AND search_keys @> $6 AND duration >= $7 ORDER BY ts DESC LIMIT 100), \
              t AS (SELECT trace_id_high, trace_id, max(ts) AS m FROM c GROUP BY 1, 2 \
              ORDER BY m DESC LIMIT 10) \
-             SELECT s.trace_id_high, s.trace_id, s.id, s.parent_id, s.ts, s.duration, \
-             s.local_service, s.remote_service, s.name, s.body \
-             FROM zipkin_spans s JOIN t USING (trace_id_high, trace_id)",
+             SELECT trace_id_high, trace_id, id, parent_id, ts, duration, \
+             local_service, remote_service, name, body FROM zipkin_spans \
+             WHERE trace_id = ANY(ARRAY(SELECT trace_id FROM t))",
             )
             .bind((start_us / 86_400_000_000) as i32)
             .bind((end_us / 86_400_000_000) as i32)
