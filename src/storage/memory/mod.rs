@@ -66,10 +66,17 @@ struct Unit {
     root_ts: u64,
     min_ts: u64,
     max_ts: u64,
-    /// The timestamp this unit is currently indexed under.
+    /// The timestamp this unit is currently indexed under (meaningful once `indexed`).
     indexed_ts: u64,
-    /// Local services of its spans (for the per-service index).
+    /// Whether the unit is in the time index yet: a unit is indexed once per write batch,
+    /// after all of the batch's spans are in, not once per span.
+    indexed: bool,
+    /// Already queued for re-indexing at the end of the current write batch.
+    dirty: bool,
+    /// Local services of its spans (for the per-service index); the first
+    /// `indexed_services` of them are in the per-service index.
     services: SmallVec<[Sym; 4]>,
+    indexed_services: u32,
 }
 
 impl Unit {
@@ -112,6 +119,8 @@ struct Inner {
     spread_before: u64,
     spread_after: u64,
     scratch: Vec<u8>,
+    /// Units (low, high) written by the current batch, re-indexed when it ends.
+    dirty: Vec<(u64, u64)>,
 }
 
 impl MemoryStore {
@@ -138,6 +147,7 @@ impl MemoryStore {
             spread_before: 0,
             spread_after: 0,
             scratch: Vec::with_capacity(512),
+            dirty: Vec::new(),
         };
         Self {
             options,
@@ -162,6 +172,7 @@ impl MemoryStore {
         for span in spans {
             inner.insert(span);
         }
+        inner.reindex_dirty();
     }
 }
 
@@ -225,7 +236,6 @@ impl Inner {
                     high,
                     ..Unit::default()
                 });
-                self.by_time.insert(UnitKey { ts: 0, low, high });
                 bucket.units.len() - 1
             }
         };
@@ -242,46 +252,70 @@ impl Inner {
             };
             unit.max_ts = unit.max_ts.max(ts);
         }
-        let new_service = (stored.local_service != NONE
-            && !unit.services.contains(&stored.local_service))
-        .then_some(stored.local_service);
-        if let Some(svc) = new_service {
-            unit.services.push(svc);
+        if stored.local_service != NONE && !unit.services.contains(&stored.local_service) {
+            unit.services.push(stored.local_service);
         }
-
-        // Re-index the unit when its timestamp moved, or add it under a new service.
-        let old = UnitKey {
-            ts: unit.indexed_ts,
-            low,
-            high,
-        };
-        let new_ts = unit.trace_ts();
-        if new_ts != unit.indexed_ts {
-            let new = UnitKey {
-                ts: new_ts,
-                low,
-                high,
-            };
-            self.by_time.remove(&old);
-            self.by_time.insert(new);
-            if self.search {
-                for svc in &unit.services {
-                    let set = self.by_service.entry(*svc).or_default();
-                    set.remove(&old);
-                    set.insert(new);
-                }
-            }
-            unit.indexed_ts = new_ts;
-        } else if let (Some(svc), true) = (new_service, self.search) {
-            self.by_service.entry(svc).or_default().insert(old);
-        }
-        if new_ts != 0 {
-            self.spread_before = self.spread_before.max(new_ts - unit.min_ts);
-            self.spread_after = self.spread_after.max(unit.max_ts.saturating_sub(new_ts));
+        if !unit.dirty {
+            unit.dirty = true;
+            self.dirty.push((low, high));
         }
 
         bucket.push(stored);
         self.span_count += 1;
+    }
+
+    /// Brings the time and service indexes up to date for the units the batch wrote: one
+    /// index update per trace and batch, however many of its spans the batch carried.
+    fn reindex_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for (low, high) in dirty.drain(..) {
+            let Some(unit) = self
+                .buckets
+                .get_mut(&low)
+                .and_then(|b| b.units.iter_mut().find(|u| u.high == high))
+            else {
+                continue;
+            };
+            unit.dirty = false;
+            let old = UnitKey {
+                ts: unit.indexed_ts,
+                low,
+                high,
+            };
+            let new = UnitKey {
+                ts: unit.trace_ts(),
+                low,
+                high,
+            };
+            let indexed_services = unit.indexed_services as usize;
+            if !unit.indexed || new != old {
+                if unit.indexed {
+                    self.by_time.remove(&old);
+                }
+                self.by_time.insert(new);
+                if self.search {
+                    for (i, svc) in unit.services.iter().enumerate() {
+                        let set = self.by_service.entry(*svc).or_default();
+                        if unit.indexed && i < indexed_services {
+                            set.remove(&old);
+                        }
+                        set.insert(new);
+                    }
+                }
+            } else if self.search {
+                for svc in &unit.services[indexed_services..] {
+                    self.by_service.entry(*svc).or_default().insert(new);
+                }
+            }
+            unit.indexed = true;
+            unit.indexed_ts = new.ts;
+            unit.indexed_services = unit.services.len() as u32;
+            if new.ts != 0 {
+                self.spread_before = self.spread_before.max(new.ts - unit.min_ts);
+                self.spread_after = self.spread_after.max(unit.max_ts.saturating_sub(new.ts));
+            }
+        }
+        self.dirty = dirty;
     }
 
     /// Evicts whole buckets, oldest trace first, until at most `target` spans remain.
