@@ -13,6 +13,12 @@
 //! is the real binary, pinned to core 0 with `taskset` when available, while this process
 //! re-executes itself on core 1, so server CPU and client CPU do not mix. Under
 //! `cargo test` (no `--bench` argument) it runs a small smoke pass instead.
+//!
+//! Profiling: `ZIPWIRE_BENCH_INGEST_ONLY=1` stops after the ingest figures,
+//! `ZIPWIRE_BENCH_BIN=<path>` benchmarks another build of the server, and
+//! `ZIPWIRE_BENCH_SERVER_WRAP="perf record -e cpu-clock -F 2000 -o server.perf --"` runs the
+//! server under a profiler (the server is stopped with SIGTERM, so the profiler can finish
+//! its file).
 
 use std::hint::black_box;
 use std::io::Read;
@@ -36,6 +42,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SPANS_PER_BODY: usize = 100;
 const CONNECTIONS: usize = 8;
+/// Ingest rounds, each compared with a raw parse of its own bodies.
+const INGEST_ROUNDS: usize = 5;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -87,14 +95,44 @@ async fn run(n: usize, full: bool) {
         }
     });
 
-    // 1b. The real server.
+    // 1b. Decode and store insert in process (one core, no HTTP): the store's share.
+    let in_process_rate = {
+        let store = MemoryStore::new(StorageOptions::default(), n * 2);
+        cpu_rate(n, || {
+            for body in &bodies {
+                store.accept_sync(&json_v2::decode_spans(body).unwrap());
+            }
+        })
+    };
+
+    // 1c. The real server.
     let server = Server::start(n);
     let rss_before = server.rss_bytes();
+    let stat_before = server.stat();
     let cpu_before = server.cpu_seconds();
-    let started = Instant::now();
-    post_all(&server.base, &bodies).await;
-    let wall = started.elapsed().as_secs_f64();
+    // The host's speed drifts over seconds (shared machine), so the corpus goes in rounds,
+    // each next to a raw parse of the same bodies just before it; the median of the
+    // per-round ratios is the figure least moved by that drift.
+    let mut round_ratios = Vec::with_capacity(INGEST_ROUNDS);
+    let mut wall = 0.0;
+    let round_size = bodies.len().div_ceil(INGEST_ROUNDS);
+    for round in bodies.chunks(round_size) {
+        let spans: usize = round.len() * SPANS_PER_BODY;
+        let raw = cpu_rate(spans, || {
+            for body in round {
+                black_box(serde_json::from_slice::<Vec<owned::OwnedSpan>>(body).unwrap());
+            }
+        });
+        let round_cpu = server.cpu_seconds();
+        let started = Instant::now();
+        post_all(&server.base, round).await;
+        wall += started.elapsed().as_secs_f64();
+        round_ratios.push(spans as f64 / (server.cpu_seconds() - round_cpu) / raw);
+    }
+    round_ratios.sort_by(f64::total_cmp);
+    let median_ratio = round_ratios[round_ratios.len() / 2];
     let server_cpu = server.cpu_seconds() - cpu_before;
+    let stat_after = server.stat();
     let rss_after = server.rss_bytes();
     let ingest_per_cpu = n as f64 / server_cpu;
 
@@ -109,13 +147,35 @@ async fn run(n: usize, full: bool) {
         ours_rate / raw_rate
     );
     println!(
+        "| zipwire decode + memory store insert, in process (1 core) | {in_process_rate:.0} | {:.2} |",
+        in_process_rate / raw_rate
+    );
+    println!(
         "| HTTP ingest into memory, per server CPU-second | {ingest_per_cpu:.0} | {:.2} |",
         ingest_per_cpu / raw_rate
+    );
+    println!(
+        "| HTTP ingest per server CPU-second, median of {INGEST_ROUNDS} rounds each next to its own raw parse | - | **{median_ratio:.2}** (rounds: {}) |",
+        round_ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!(
         "| HTTP ingest wall rate ({CONNECTIONS} connections, server on 1 core) | {:.0} | - |\n",
         n as f64 / wall
     );
+    println!(
+        "server during ingest: {:.2} s user, {:.2} s system, {:.0} minor page faults per 1,000 spans\n",
+        stat_after.0 - stat_before.0,
+        stat_after.1 - stat_before.1,
+        (stat_after.2 - stat_before.2) as f64 * 1000.0 / n as f64
+    );
+
+    if std::env::var_os("ZIPWIRE_BENCH_INGEST_ONLY").is_some() {
+        return;
+    }
 
     // 2. Memory.
     let per_span = (rss_after.saturating_sub(rss_before)) as f64 / n as f64;
@@ -331,15 +391,23 @@ impl Server {
             .local_addr()
             .unwrap()
             .port();
-        let exe = env!("CARGO_BIN_EXE_zipwire");
+        // ZIPWIRE_BENCH_BIN runs another build of the server (A/B comparisons).
+        let exe = std::env::var("ZIPWIRE_BENCH_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_zipwire").to_owned());
+        let exe = exe.as_str();
         let pinned = std::env::var_os("ZIPWIRE_BENCH_PINNED").is_some();
-        let mut command = if pinned {
-            let mut c = Command::new("taskset");
-            c.args(["-c", "0", exe]);
-            c
-        } else {
-            Command::new(exe)
-        };
+        // ZIPWIRE_BENCH_SERVER_WRAP prefixes the server command, e.g. with
+        // `perf record -e cpu-clock -o server.perf --` to profile the server alone.
+        let mut argv: Vec<String> = Vec::new();
+        if pinned {
+            argv.extend(["taskset", "-c", "0"].map(String::from));
+        }
+        if let Ok(wrap) = std::env::var("ZIPWIRE_BENCH_SERVER_WRAP") {
+            argv.extend(wrap.split_whitespace().map(String::from));
+        }
+        argv.push(exe.to_owned());
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]);
         let child = command
             .env("QUERY_PORT", port.to_string())
             .env("QUERY_BIND_ADDRESS", "127.0.0.1")
@@ -363,12 +431,19 @@ impl Server {
 
     /// utime + stime of the whole process (all threads, including exited ones).
     fn cpu_seconds(&self) -> f64 {
+        let (user, system, _) = self.stat();
+        user + system
+    }
+
+    /// (user CPU s, system CPU s, minor page faults) of the whole process.
+    fn stat(&self) -> (f64, f64, u64) {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
-        // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+        // Fields after the parenthesised command name: minflt is the 10th field of the
+        // line, utime and stime the 14th and 15th.
         let rest = &stat[stat.rfind(')').unwrap() + 2..];
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / clock_ticks_per_second()
+        let ticks = |i: usize| fields[i].parse::<f64>().unwrap() / clock_ticks_per_second();
+        (ticks(11), ticks(12), fields[7].parse().unwrap())
     }
 
     fn rss_bytes(&self) -> usize {
@@ -381,6 +456,17 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // SIGTERM first, so a wrapping profiler can finish its output file.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
