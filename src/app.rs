@@ -350,7 +350,7 @@ pub fn router_with_kafka(
 
     app.route_layer(middleware::from_fn(telemetry::http::remember_route))
         .layer(middleware::from_fn_with_state(
-            telemetry.http(),
+            telemetry.http().with_ui_base(&config.ui_basepath),
             telemetry::http::observe,
         ))
         .layer(cors_layer(&config.allowed_origins))

@@ -78,6 +78,18 @@ async fn a_custom_base_path_serves_the_ui_and_its_api_there_and_at_zipkin() {
     }
     assert_eq!(get(&router, "/tracing/ui/config.json").await.status, 200);
     assert_eq!(get(&router, "/tracing/ui/api/v2/nope").await.status, 404);
+
+    // All three mounts are timed, under Zipkin's one label for the route.
+    let metrics = get(&router, "/prometheus").await.text();
+    let count = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("http_server_requests_seconds_count")
+                && l.contains(r#"uri="/api/v2/services""#)
+                && l.contains(r#"status="200""#)
+        })
+        .unwrap_or_else(|| panic!("no count for /api/v2/services in:\n{metrics}"));
+    assert!(count.ends_with(" 3"), "{count}");
 }
 
 #[tokio::test]

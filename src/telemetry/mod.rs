@@ -98,6 +98,7 @@ impl Telemetry {
         http::HttpTelemetry {
             requests: self.metrics.http_requests.clone(),
             tracer: self.tracer.clone(),
+            ui_base: None,
         }
     }
 
