@@ -9,12 +9,14 @@
 //! - [`api`]: the Zipkin HTTP API and the one error type that becomes a response.
 //! - [`ui`]: the embedded web UI.
 //! - [`config`], [`telemetry`], [`app`]: configuration, logging, and the wiring.
+//! - [`hashing`]: the seeded hash maps used for client-controlled keys.
 
 pub mod api;
 pub mod app;
 pub mod codec;
 pub mod collector;
 pub mod config;
+pub mod hashing;
 pub mod model;
 pub mod storage;
 pub mod telemetry;

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap as HashMap;
+use crate::hashing::RandomMap as HashMap;
 
 use compact_str::CompactString;
 

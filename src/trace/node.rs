@@ -18,7 +18,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
-use rustc_hash::FxHashMap as HashMap;
+use crate::hashing::RandomMap as HashMap;
 
 use super::merge::merge_trace;
 use super::Fragment;

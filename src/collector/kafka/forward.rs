@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use super::{
@@ -18,6 +17,7 @@ use super::{
 };
 use crate::api::HealthCheck;
 use crate::codec::proto3;
+use crate::hashing::RandomMap;
 use crate::model::Span;
 use crate::storage::StorageError;
 
@@ -106,7 +106,7 @@ fn unavailable(error: &rdkafka::error::KafkaError) -> StorageError {
 
 /// Spans grouped by trace (low 64 bits of the id, as 16 hex digits), in first-seen order.
 fn group_by_trace(spans: Vec<Span>) -> Vec<(String, Vec<Span>)> {
-    let mut index: FxHashMap<u64, usize> = FxHashMap::default();
+    let mut index: RandomMap<u64, usize> = RandomMap::default();
     let mut groups: Vec<(String, Vec<Span>)> = Vec::new();
     for span in spans {
         let low = span.trace_id.low();

@@ -7,7 +7,8 @@
 //! high-cardinality span names cannot grow the table forever.
 
 use compact_str::CompactString;
-use rustc_hash::FxHashMap;
+
+use crate::hashing::RandomMap;
 
 /// A symbol; `NONE` (0) stands for an absent name.
 pub type Sym = u32;
@@ -15,7 +16,7 @@ pub const NONE: Sym = 0;
 
 #[derive(Default)]
 pub struct Interner {
-    ids: FxHashMap<CompactString, Sym>,
+    ids: RandomMap<CompactString, Sym>,
     /// Indexed by symbol; slot 0 is unused so that `NONE` never resolves.
     names: Vec<CompactString>,
     counts: Vec<u32>,
@@ -25,7 +26,7 @@ pub struct Interner {
 impl Interner {
     pub fn new() -> Self {
         Self {
-            ids: FxHashMap::default(),
+            ids: RandomMap::default(),
             names: vec![CompactString::default()],
             counts: vec![0],
             free: Vec::new(),

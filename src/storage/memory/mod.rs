@@ -25,12 +25,13 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use compact_str::CompactString;
 use parking_lot::RwLock;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use self::compact::StoredSpan;
 use self::interner::{Interner, Sym, NONE};
 use super::{check_dependency_window, SpanStore, StorageError, StorageOptions};
+use crate::hashing::{RandomMap, RandomSet};
 use crate::model::{DependencyLink, QueryRequest, Span, TraceId};
 use crate::trace::DependencyLinker;
 
@@ -56,7 +57,7 @@ struct Bucket {
     units: SmallVec<[Unit; 1]>,
     /// Span positions by span id, built once a bucket is large enough that scanning it
     /// for duplicates on every write would be quadratic.
-    by_id: Option<FxHashMap<u64, SmallVec<[u32; 2]>>>,
+    by_id: Option<RandomMap<u64, SmallVec<[u32; 2]>>>,
 }
 
 #[derive(Default)]
@@ -97,7 +98,7 @@ const DEPENDENCY_CHUNK: usize = 256;
 struct Inner {
     strict: bool,
     search: bool,
-    buckets: FxHashMap<u64, Bucket>,
+    buckets: RandomMap<u64, Bucket>,
     /// Every unit, by trace timestamp: the eviction order and the unfiltered search.
     by_time: BTreeSet<UnitKey>,
     /// Units by local service; only when search is enabled.
@@ -108,7 +109,7 @@ struct Inner {
     span_names: FxHashMap<Sym, FxHashMap<Sym, u32>>,
     remote_names: FxHashMap<Sym, FxHashMap<Sym, u32>>,
     /// Values of the configured autocomplete keys, counted so eviction can drop them.
-    autocomplete: FxHashMap<Sym, FxHashMap<CompactString, u32>>,
+    autocomplete: FxHashMap<Sym, RandomMap<CompactString, u32>>,
     /// Interned (and pinned) autocomplete keys.
     autocomplete_keys: Vec<Sym>,
     interner: Interner,
@@ -134,7 +135,7 @@ impl MemoryStore {
         let inner = Inner {
             strict: options.strict_trace_id,
             search: options.search_enabled,
-            buckets: FxHashMap::default(),
+            buckets: RandomMap::default(),
             by_time: BTreeSet::new(),
             by_service: FxHashMap::default(),
             service_spans: FxHashMap::default(),
@@ -428,7 +429,7 @@ impl Bucket {
         match &mut self.by_id {
             Some(index) => index.entry(id).or_default().push(pos),
             None if self.spans.len() >= BY_ID_THRESHOLD => {
-                let mut index: FxHashMap<u64, SmallVec<[u32; 2]>> = FxHashMap::default();
+                let mut index: RandomMap<u64, SmallVec<[u32; 2]>> = RandomMap::default();
                 for (i, s) in self.spans.iter().enumerate() {
                     index.entry(s.id).or_default().push(i as u32);
                 }
@@ -448,10 +449,14 @@ fn decrement(map: &mut FxHashMap<Sym, u32>, key: Sym) {
     }
 }
 
-fn decrement_nested<K, Q>(map: &mut FxHashMap<Sym, FxHashMap<K, u32>>, outer: Sym, inner: &Q)
-where
+fn decrement_nested<K, Q, S>(
+    map: &mut FxHashMap<Sym, std::collections::HashMap<K, u32, S>>,
+    outer: Sym,
+    inner: &Q,
+) where
     K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
     Q: std::hash::Hash + Eq + ?Sized,
+    S: std::hash::BuildHasher,
 {
     if let Some(counts) = map.get_mut(&outer) {
         if let Some(count) = counts.get_mut(inner) {
@@ -612,7 +617,7 @@ impl SpanStore for MemoryStore {
         trace_ids: &[TraceId],
     ) -> Result<Vec<Vec<Span>>, StorageError> {
         let inner = self.inner.read();
-        let mut seen: FxHashSet<(u64, u64)> = FxHashSet::default();
+        let mut seen: RandomSet<(u64, u64)> = RandomSet::default();
         let mut traces = Vec::new();
         for id in trace_ids {
             let key = (id.low(), inner.unit_high(*id));
@@ -662,7 +667,7 @@ impl SpanStore for MemoryStore {
         let start = (end_ts - lookback).max(0) as u64 * 1000;
         let end = (end_ts as u64).saturating_mul(1000).saturating_add(999);
         let mut linker = DependencyLinker::new();
-        let mut seen: FxHashSet<u64> = FxHashSet::default();
+        let mut seen: RandomSet<u64> = RandomSet::default();
         let mut cursor = {
             let inner = self.inner.read();
             UnitKey {
