@@ -129,8 +129,9 @@ async fn run(n: usize, full: bool) {
         wall += started.elapsed().as_secs_f64();
         round_ratios.push(spans as f64 / (server.cpu_seconds() - round_cpu) / raw);
     }
-    round_ratios.sort_by(f64::total_cmp);
-    let median_ratio = round_ratios[round_ratios.len() / 2];
+    let mut sorted = round_ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median_ratio = sorted[sorted.len() / 2];
     let server_cpu = server.cpu_seconds() - cpu_before;
     let stat_after = server.stat();
     let rss_after = server.rss_bytes();
@@ -155,7 +156,7 @@ async fn run(n: usize, full: bool) {
         ingest_per_cpu / raw_rate
     );
     println!(
-        "| HTTP ingest per server CPU-second, median of {INGEST_ROUNDS} rounds each next to its own raw parse | - | **{median_ratio:.2}** (rounds: {}) |",
+        "| HTTP ingest per server CPU-second, median of {INGEST_ROUNDS} rounds each next to its own raw parse | - | **{median_ratio:.2}** (rounds in order: {}) |",
         round_ratios
             .iter()
             .map(|r| format!("{r:.2}"))
