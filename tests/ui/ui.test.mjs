@@ -193,6 +193,9 @@ describe('trace page', () => {
     assert.ok(keys.length > 0, 'tags listed');
     assert.ok(await page.locator('#detail-annotations tr').count() >= 2, 'client start and finish');
     await page.click('#detail summary');
+    // The raw JSON is rendered on the details element's `toggle` event, which the browser
+    // fires in a later task than the click: wait for it rather than race it.
+    await page.waitForFunction(() => document.querySelector('#detail pre')?.textContent);
     assert.match(await page.textContent('#detail pre'), /"traceId": "a03ee8fff1dcd9b9"/);
   });
 
