@@ -39,43 +39,15 @@ use zipwire::model::{Endpoint, Kind, Span, SpanId, TraceId};
 use zipwire::storage::postgres::{PostgresConfig, PostgresStore};
 use zipwire::storage::{SpanStore, StorageOptions};
 
+// The names of the shared corpus (§2a); this bench builds its spans as model structs.
+#[path = "support/corpus.rs"]
+mod corpus;
+use corpus::{DB_OPS, ROUTES, SERVICES};
+
 /// The allocator of the `zipwire` binary, so the in-process server costs what it costs
 /// when shipped.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-const SERVICES: [&str; 10] = [
-    "frontend",
-    "api-gateway",
-    "user-service",
-    "order-service",
-    "payment-service",
-    "inventory",
-    "auth",
-    "search",
-    "recommendation",
-    "notification",
-];
-const ROUTES: [&str; 10] = [
-    "/api/users/{id}",
-    "/api/orders",
-    "/api/orders/{id}/items",
-    "/checkout",
-    "/api/search",
-    "/login",
-    "/api/cart",
-    "/api/products/{id}",
-    "/health",
-    "/api/recommendations",
-];
-const DB_OPS: [&str; 6] = [
-    "SELECT users",
-    "INSERT orders",
-    "UPDATE inventory",
-    "SELECT products",
-    "redis GET",
-    "kafka send",
-];
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)

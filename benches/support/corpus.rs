@@ -43,7 +43,7 @@ fn generate_spans(n: usize, seed: u64) -> String {
     json
 }
 
-const SERVICES: [&str; 10] = [
+pub const SERVICES: [&str; 10] = [
     "frontend",
     "api-gateway",
     "user-service",
@@ -55,7 +55,7 @@ const SERVICES: [&str; 10] = [
     "recommendation",
     "notification",
 ];
-const ROUTES: [&str; 10] = [
+pub const ROUTES: [&str; 10] = [
     "/api/users/{id}",
     "/api/orders",
     "/api/orders/{id}/items",
@@ -67,7 +67,7 @@ const ROUTES: [&str; 10] = [
     "/health",
     "/api/recommendations",
 ];
-const DB_OPS: [&str; 6] = [
+pub const DB_OPS: [&str; 6] = [
     "SELECT users",
     "INSERT orders",
     "UPDATE inventory",
