@@ -20,7 +20,6 @@ use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::mocking::MockCluster;
@@ -30,6 +29,8 @@ use zipwire::codec::{json_v2, proto3};
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/ingest.rs"]
+mod ingest;
 
 const SPANS_PER_BODY: usize = 100;
 const CONNECTIONS: usize = 8;
@@ -364,43 +365,9 @@ impl Server {
     /// POSTs every body over [`CONNECTIONS`] connections; each must be answered 202.
     async fn measure_posts(&self, bodies: &[Vec<u8>]) -> Rate {
         let spans = bodies.len() * SPANS_PER_BODY;
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(CONNECTIONS)
-            .build()
-            .unwrap();
-        let bodies: Arc<Vec<bytes::Bytes>> = Arc::new(
-            bodies
-                .iter()
-                .map(|b| bytes::Bytes::from(b.clone()))
-                .collect(),
-        );
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let url = format!("{}/api/v2/spans", self.base);
         let cpu_before = self.cpu_seconds();
         let started = Instant::now();
-        let tasks: Vec<_> = (0..CONNECTIONS)
-            .map(|_| {
-                let (client, next, bodies, url) =
-                    (client.clone(), next.clone(), bodies.clone(), url.clone());
-                tokio::spawn(async move {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(body) = bodies.get(i) else { break };
-                        let response = client
-                            .post(&url)
-                            .header("content-type", "application/json")
-                            .body(body.clone())
-                            .send()
-                            .await
-                            .expect("post");
-                        assert_eq!(response.status().as_u16(), 202, "ingest failed");
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
+        ingest::post_all(&self.base, bodies, CONNECTIONS).await;
         let wall = started.elapsed().as_secs_f64();
         let cpu = self.cpu_seconds() - cpu_before;
         Rate {

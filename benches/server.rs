@@ -34,6 +34,8 @@ use zipwire::storage::{SpanStore, StorageOptions};
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/ingest.rs"]
+mod ingest;
 #[path = "support/owned.rs"]
 mod owned;
 
@@ -125,7 +127,7 @@ async fn run(n: usize, full: bool) {
         });
         let round_cpu = server.cpu_seconds();
         let started = Instant::now();
-        post_all(&server.base, round).await;
+        ingest::post_all(&server.base, round, CONNECTIONS).await;
         wall += started.elapsed().as_secs_f64();
         round_ratios.push(spans as f64 / (server.cpu_seconds() - round_cpu) / raw);
     }
@@ -302,45 +304,6 @@ fn thread_cpu_seconds() -> f64 {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").expect("linux schedstat");
     let ns: f64 = text.split_whitespace().next().unwrap().parse().unwrap();
     ns / 1e9
-}
-
-/// Posts every body over `CONNECTIONS` concurrent keep-alive connections.
-async fn post_all(base: &str, bodies: &[Vec<u8>]) {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONNECTIONS)
-        .build()
-        .unwrap();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let bodies: Arc<Vec<bytes::Bytes>> = Arc::new(
-        bodies
-            .iter()
-            .map(|b| bytes::Bytes::from(b.clone()))
-            .collect(),
-    );
-    let url = format!("{base}/api/v2/spans");
-    let tasks: Vec<_> = (0..CONNECTIONS)
-        .map(|_| {
-            let (client, next, bodies, url) =
-                (client.clone(), next.clone(), bodies.clone(), url.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else { break };
-                    let response = client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("post");
-                    assert_eq!(response.status().as_u16(), 202, "ingest failed");
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
 }
 
 /// (p50, p99) in milliseconds of sequential GETs, each checked for 200.
