@@ -107,7 +107,27 @@ async fn run(n: usize, full: bool) {
         })
     };
 
-    // 1c. The real server.
+    // 1c. The store insert alone, on spans decoded beforehand: in corpus order (traces
+    // start at random times over an hour) and with the same traces in time order, as live
+    // traffic mostly arrives. The difference is the cost of the indexes' cache misses.
+    let (store_random, store_ordered) = {
+        let batches: Vec<Vec<Span>> = bodies
+            .iter()
+            .map(|body| json_v2::decode_spans(body).unwrap())
+            .collect();
+        let ordered = time_ordered(&batches);
+        let insert_rate = |batches: &[Vec<Span>]| {
+            let store = MemoryStore::new(StorageOptions::default(), n * 2);
+            cpu_rate(n, || {
+                for batch in batches {
+                    store.accept_sync(batch);
+                }
+            })
+        };
+        (insert_rate(&batches), insert_rate(&ordered))
+    };
+
+    // 1d. The real server.
     let server = Server::start(n);
     let rss_before = server.rss_bytes();
     let stat_before = server.stat();
@@ -152,6 +172,12 @@ async fn run(n: usize, full: bool) {
     println!(
         "| zipwire decode + memory store insert, in process (1 core) | {in_process_rate:.0} | {:.2} |",
         in_process_rate / raw_rate
+    );
+    println!(
+        "| memory store insert alone, corpus order (random trace start times) | {store_random:.0} | - |"
+    );
+    println!(
+        "| memory store insert alone, the same traces in time order | {store_ordered:.0} | - |"
     );
     println!(
         "| HTTP ingest into memory, per server CPU-second | {ingest_per_cpu:.0} | {:.2} |",
@@ -293,6 +319,22 @@ async fn run(n: usize, full: bool) {
 }
 
 /// Work items per CPU-second of this thread for `f`.
+/// The spans of `batches` regrouped by trace, traces ordered by their earliest timestamp,
+/// in batches of [`SPANS_PER_BODY`].
+fn time_ordered(batches: &[Vec<Span>]) -> Vec<Vec<Span>> {
+    let mut traces: Vec<Vec<Span>> = Vec::new();
+    for span in batches.iter().flatten() {
+        // The corpus writes each trace's spans one after another.
+        match traces.last_mut() {
+            Some(trace) if trace[0].trace_id == span.trace_id => trace.push(span.clone()),
+            _ => traces.push(vec![span.clone()]),
+        }
+    }
+    traces.sort_by_key(|trace| trace.iter().filter_map(|s| s.timestamp).min());
+    let spans: Vec<Span> = traces.into_iter().flatten().collect();
+    spans.chunks(SPANS_PER_BODY).map(<[Span]>::to_vec).collect()
+}
+
 fn cpu_rate(items: usize, f: impl FnOnce()) -> f64 {
     let before = thread_cpu_seconds();
     f();
