@@ -4,7 +4,8 @@
 //! hash function (FxHash) a client can choose ids that all land in one probe sequence and
 //! turn every lookup into a scan of the table: the store, the linker and the span tree
 //! would slow to a crawl. These maps use foldhash with a per-process random seed instead,
-//! which costs about the same per lookup. Maps keyed by the store's own interned symbols
+//! a fast hash that costs little more than FxHash per lookup (its string hashing is under
+//! 1 % of the store insert's instructions in callgrind). Maps keyed by the store's own interned symbols
 //! keep FxHash: their keys are small sequential integers no client chooses.
 
 /// Seeded per process (and per map), so collisions cannot be computed offline.
