@@ -42,6 +42,8 @@ use zipwire::storage::{SpanStore, StorageOptions};
 // The names of the shared corpus (§2a); this bench builds its spans as model structs.
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/ingest.rs"]
+mod ingest;
 use corpus::{DB_OPS, ROUTES, SERVICES};
 
 /// The allocator of the `zipwire` binary, so the in-process server costs what it costs
@@ -411,34 +413,8 @@ async fn ingest(
     let store = new_store(url, schema, connections).await;
     sqlx::query("CHECKPOINT").execute(store.pool()).await.ok();
     let (base, shutdown, server) = serve(&store).await;
-    let http = reqwest::Client::new();
-    let next = Arc::new(AtomicUsize::new(0));
     let clients = connections as usize * 2;
-    let e2e_rate = measure(n, async {
-        let mut tasks = Vec::new();
-        for _ in 0..clients {
-            let (http, bodies, next, base) =
-                (http.clone(), bodies.clone(), next.clone(), base.clone());
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else { break };
-                    let r = http
-                        .post(format!("{base}/api/v2/spans"))
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("post");
-                    assert_eq!(r.status().as_u16(), 202, "ingest accepted");
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-    })
-    .await;
+    let e2e_rate = measure(n, ingest::post_all(&base, &bodies[..], clients)).await;
     println!(
         "end to end (HTTP JSON, {clients} client connections, pool of {connections}): {e2e_rate}"
     );
