@@ -1,9 +1,9 @@
 //! Zipkin's JSON v2 span format (`POST /api/v2/spans`, every query response).
 //!
-//! Decoding has two paths that must agree. The fast path deserializes straight into the model
-//! with serde_json visitors: ids parsed from the borrowed text into integers, names and tags
-//! built as `CompactString`s, no intermediate DOM. It accepts only plain, well-typed input and
-//! gives up on anything else. The reference path (`gson`) then re-reads the body the way
+//! Decoding has two paths that must agree. The fast path (`fast`) is a byte scanner made for
+//! this format: strings scanned eight bytes at a time and kept borrowed, ids parsed from the
+//! text into integers, names and tags built as `CompactString`s, no intermediate DOM. It
+//! accepts only plain, well-typed input and gives up on anything else. The reference path (`gson`) then re-reads the body the way
 //! Zipkin does, with a re-implementation of the Gson reader Zipkin uses: it decodes what
 //! Zipkin tolerates (numbers as strings, `NULL`, raw control characters, trailing bytes, …)
 //! and otherwise fails with Zipkin's exact message, location and JSON path included. Input the
@@ -25,6 +25,7 @@ use compact_str::CompactString;
 use super::{write_escaped, write_ipv4, write_ipv6, write_json_string, DecodeError};
 use crate::model::{Annotation, DependencyLink, Endpoint, Kind, Span, SpanId, TraceId};
 
+mod fast;
 mod gson;
 
 /// Decodes a JSON list of spans, all or nothing. An empty body is an empty list, as in
@@ -37,6 +38,19 @@ pub fn decode_spans(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
         Some(spans) => Ok(spans),
         None => gson::decode_list(body),
     }
+}
+
+/// The fast path alone: `None` where it defers to the reference path. For the differential
+/// fuzz target; not an API.
+#[doc(hidden)]
+pub fn decode_spans_fast(body: &[u8]) -> Option<Vec<Span>> {
+    fast::decode_list(body)
+}
+
+/// The reference path alone, for the differential fuzz target; not an API.
+#[doc(hidden)]
+pub fn decode_spans_reference(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
+    gson::decode_list(body)
 }
 
 /// Decodes a single span object (Zipkin's `SpanBytesDecoder.JSON_V2.decodeOne`).
@@ -279,561 +293,6 @@ fn port_from(value: i64) -> Option<u16> {
     (value > 0).then_some(value as u16)
 }
 
-/// The serde_json path. Every function returns `None` as soon as the input is anything but
-/// plain, well-typed JSON v2; the caller then asks the reference path for the answer.
-mod fast {
-    use std::fmt;
-
-    use compact_str::CompactString;
-    use serde::de::{
-        self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
-    };
-
-    use super::{non_negative, port_from, Draft};
-    use crate::codec::set_endpoint_ip_bytes;
-    use crate::model::{Annotation, Endpoint, Kind, Span, SpanId, TraceId};
-
-    pub(super) fn decode_list(body: &[u8]) -> Option<Vec<Span>> {
-        let mut de = serde_json::Deserializer::from_slice(body);
-        // Like Zipkin, nothing after the closing bracket is looked at.
-        de.deserialize_seq(ListVisitor {
-            // Typical spans take 300-600 bytes of JSON; sizing from the body (already in
-            // memory, so bounded by the caller) saves re-copying the list as it grows.
-            capacity: body.len() / 512,
-        })
-        .ok()
-    }
-
-    pub(super) fn decode_one(body: &[u8]) -> Option<Span> {
-        let mut de = serde_json::Deserializer::from_slice(body);
-        SpanSeed.deserialize(&mut de).ok()
-    }
-
-    /// The fast path never reports why; the reference path will.
-    fn give_up<E: de::Error>() -> E {
-        E::custom("")
-    }
-
-    macro_rules! expecting {
-        ($what:literal) => {
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str($what)
-            }
-        };
-    }
-
-    struct ListVisitor {
-        capacity: usize,
-    }
-
-    impl<'de> Visitor<'de> for ListVisitor {
-        type Value = Vec<Span>;
-        expecting!("a list of spans");
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Span>, A::Error> {
-            let mut spans = Vec::with_capacity(self.capacity);
-            while let Some(span) = seq.next_element_seed(SpanSeed)? {
-                spans.push(span);
-            }
-            Ok(spans)
-        }
-    }
-
-    struct SpanSeed;
-
-    impl<'de> DeserializeSeed<'de> for SpanSeed {
-        type Value = Span;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Span, D::Error> {
-            d.deserialize_map(SpanVisitor)
-        }
-    }
-
-    enum SpanField {
-        TraceId,
-        ParentId,
-        Id,
-        Kind,
-        Name,
-        Timestamp,
-        Duration,
-        LocalEndpoint,
-        RemoteEndpoint,
-        Annotations,
-        Tags,
-        Debug,
-        Shared,
-        Other,
-    }
-
-    /// `name == literal`, compared as a fixed-size array so that it compiles to a couple
-    /// of integer comparisons rather than a `memcmp` call (field names are matched ~25
-    /// times per span).
-    #[inline(always)]
-    fn is<const N: usize>(name: &[u8], literal: &[u8; N]) -> bool {
-        <&[u8; N]>::try_from(name).is_ok_and(|name| name == literal)
-    }
-
-    impl SpanField {
-        fn of(name: &[u8]) -> Option<Self> {
-            Some(match name.len() {
-                2 if is(name, b"id") => Self::Id,
-                4 if is(name, b"name") => Self::Name,
-                4 if is(name, b"kind") => Self::Kind,
-                4 if is(name, b"tags") => Self::Tags,
-                5 if is(name, b"debug") => Self::Debug,
-                6 if is(name, b"shared") => Self::Shared,
-                7 if is(name, b"traceId") => Self::TraceId,
-                8 if is(name, b"parentId") => Self::ParentId,
-                8 if is(name, b"duration") => Self::Duration,
-                9 if is(name, b"timestamp") => Self::Timestamp,
-                11 if is(name, b"annotations") => Self::Annotations,
-                13 if is(name, b"localEndpoint") => Self::LocalEndpoint,
-                14 if is(name, b"remoteEndpoint") => Self::RemoteEndpoint,
-                _ => Self::Other,
-            })
-        }
-    }
-
-    /// Reads an object key and maps it with `F`.
-    struct Key<F>(F);
-
-    impl<'de, T, F: FnOnce(&str) -> T> DeserializeSeed<'de> for Key<F> {
-        type Value = T;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
-            d.deserialize_identifier(StrVisitor(|s: &str| Some((self.0)(s))))
-        }
-    }
-
-    /// Reads a JSON string (borrowed or unescaped) and converts it with `F`; `None` from `F`,
-    /// or any other JSON type, gives up.
-    struct StrVisitor<F>(F);
-
-    impl<'de, T, F: FnOnce(&str) -> Option<T>> Visitor<'de> for StrVisitor<F> {
-        type Value = T;
-        expecting!("a string");
-
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-            (self.0)(v).ok_or_else(give_up)
-        }
-    }
-
-    struct Str<F>(F);
-
-    impl<'de, T, F: FnOnce(&str) -> Option<T>> DeserializeSeed<'de> for Str<F> {
-        type Value = T;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
-            d.deserialize_str(StrVisitor(self.0))
-        }
-    }
-
-    /// Pins the closure's argument to a higher-ranked `&str`, which inference alone misses.
-    fn key<T, F: FnOnce(&str) -> T>(f: F) -> Key<F> {
-        Key(f)
-    }
-
-    fn compact() -> Str<fn(&str) -> Option<CompactString>> {
-        Str(|s| Some(CompactString::from(s)))
-    }
-
-    /// Reads a JSON string as raw bytes and converts it with `F`. serde_json skips UTF-8
-    /// validation here, which keys, ids, kinds and addresses do not need: they are matched
-    /// or parsed as ASCII, and anything else misses and gives up.
-    struct Bytes<F>(F);
-
-    impl<'de, T, F: FnOnce(&[u8]) -> Option<T>> DeserializeSeed<'de> for Bytes<F> {
-        type Value = T;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
-            d.deserialize_bytes(BytesVisitor(self.0))
-        }
-    }
-
-    struct BytesVisitor<F>(F);
-
-    impl<'de, T, F: FnOnce(&[u8]) -> Option<T>> Visitor<'de> for BytesVisitor<F> {
-        type Value = T;
-        expecting!("a string");
-
-        fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<T, E> {
-            (self.0)(v).ok_or_else(give_up)
-        }
-    }
-
-    fn bytes<T, F: FnOnce(&[u8]) -> Option<T>>(f: F) -> Bytes<F> {
-        Bytes(f)
-    }
-
-    /// Digit values of lower-hex characters; 0xFF for every other byte.
-    const HEX_VALUE: [u8; 256] = {
-        let mut table = [0xFF; 256];
-        let mut i = 0;
-        while i < 10 {
-            table[b'0' as usize + i] = i as u8;
-            i += 1;
-        }
-        let mut i = 0;
-        while i < 6 {
-            table[b'a' as usize + i] = 10 + i as u8;
-            i += 1;
-        }
-        table
-    };
-
-    /// Up to 16 lower-hex digits, without a branch per digit: invalid bytes are collected
-    /// in `bad` and checked once.
-    fn hex_u64(hex: &[u8]) -> Option<u64> {
-        let mut value = 0u64;
-        let mut bad = 0u8;
-        for &b in hex {
-            let digit = HEX_VALUE[b as usize];
-            bad |= digit;
-            value = (value << 4) | u64::from(digit & 0xf);
-        }
-        (bad & 0xf0 == 0).then_some(value)
-    }
-
-    /// Lower-hex digits of at most `max_len` (≤ 32) characters as the model's id parsers
-    /// accept them, as (high, low) halves; anything they would reject is `None`.
-    fn parse_hex(hex: &[u8], max_len: usize) -> Option<(u64, u64)> {
-        if hex.is_empty() || hex.len() > max_len {
-            return None;
-        }
-        let split = hex.len().saturating_sub(16);
-        Some((hex_u64(&hex[..split])?, hex_u64(&hex[split..])?))
-    }
-
-    fn trace_id(hex: &[u8]) -> Option<TraceId> {
-        let (high, low) = parse_hex(hex, 32)?;
-        TraceId::from_parts(high, low)
-    }
-
-    fn span_id(hex: &[u8]) -> Option<Option<SpanId>> {
-        let (_, low) = parse_hex(hex, 16)?;
-        Some(SpanId::new(low))
-    }
-
-    fn kind(name: &[u8]) -> Option<Kind> {
-        match name.len() {
-            6 if is(name, b"CLIENT") => Some(Kind::Client),
-            6 if is(name, b"SERVER") => Some(Kind::Server),
-            8 if is(name, b"PRODUCER") => Some(Kind::Producer),
-            8 if is(name, b"CONSUMER") => Some(Kind::Consumer),
-            _ => None,
-        }
-    }
-
-    /// `null` is `None` (Zipkin skips null optional fields); anything else goes to `S`.
-    struct Nullable<S>(S);
-
-    impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Nullable<S> {
-        type Value = Option<S::Value>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_option(NullableVisitor(self.0))
-        }
-    }
-
-    struct NullableVisitor<S>(S);
-
-    impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for NullableVisitor<S> {
-        type Value = Option<S::Value>;
-        expecting!("a value or null");
-
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            self.0.deserialize(d).map(Some)
-        }
-    }
-
-    /// A JSON integer that fits Java's `long`. Floats, and integers past `i64::MAX` (which
-    /// Gson reads through a double), are left to the reference path.
-    struct Long;
-
-    impl<'de> DeserializeSeed<'de> for Long {
-        type Value = i64;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<i64, D::Error> {
-            d.deserialize_i64(LongVisitor)
-        }
-    }
-
-    struct LongVisitor;
-
-    impl<'de> Visitor<'de> for LongVisitor {
-        type Value = i64;
-        expecting!("an integer");
-
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
-            Ok(v)
-        }
-
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
-            i64::try_from(v).map_err(|_| give_up())
-        }
-    }
-
-    struct Bool;
-
-    impl<'de> DeserializeSeed<'de> for Bool {
-        type Value = bool;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-            d.deserialize_bool(BoolVisitor)
-        }
-    }
-
-    struct BoolVisitor;
-
-    impl<'de> Visitor<'de> for BoolVisitor {
-        type Value = bool;
-        expecting!("a boolean");
-
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
-            Ok(v)
-        }
-    }
-
-    struct SpanVisitor;
-
-    impl<'de> Visitor<'de> for SpanVisitor {
-        type Value = Span;
-        expecting!("a span");
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Span, A::Error> {
-            let mut d = Draft::default();
-            while let Some(field) = map.next_key_seed(bytes(SpanField::of))? {
-                match field {
-                    // Unlike the other fields, null ids are errors.
-                    SpanField::TraceId => d.trace_id = Some(map.next_value_seed(bytes(trace_id))?),
-                    SpanField::Id => d.id = Some(map.next_value_seed(bytes(|hex| span_id(hex)?))?),
-                    SpanField::ParentId => {
-                        if let Some(parent) = map.next_value_seed(Nullable(bytes(span_id)))? {
-                            d.parent_id = parent;
-                        }
-                    }
-                    SpanField::Kind => {
-                        if let Some(kind) = map.next_value_seed(Nullable(bytes(kind)))? {
-                            d.kind = Some(kind);
-                        }
-                    }
-                    SpanField::Name => {
-                        if let Some(name) = map.next_value_seed(Nullable(compact()))? {
-                            d.name = Some(name);
-                        }
-                    }
-                    SpanField::Timestamp => {
-                        if let Some(v) = map.next_value_seed(Nullable(Long))? {
-                            d.timestamp = Some(non_negative(v));
-                        }
-                    }
-                    SpanField::Duration => {
-                        if let Some(v) = map.next_value_seed(Nullable(Long))? {
-                            d.duration = Some(non_negative(v));
-                        }
-                    }
-                    SpanField::LocalEndpoint => {
-                        if let Some(e) = map.next_value_seed(Nullable(EndpointSeed))? {
-                            d.local_endpoint = Some(e);
-                        }
-                    }
-                    SpanField::RemoteEndpoint => {
-                        if let Some(e) = map.next_value_seed(Nullable(EndpointSeed))? {
-                            d.remote_endpoint = Some(e);
-                        }
-                    }
-                    SpanField::Annotations => {
-                        map.next_value_seed(Nullable(AnnotationsSeed(&mut d.annotations)))?;
-                    }
-                    SpanField::Tags => {
-                        map.next_value_seed(Nullable(TagsSeed(&mut d.tags)))?;
-                    }
-                    SpanField::Debug => {
-                        d.debug |= map.next_value_seed(Nullable(Bool))?.unwrap_or(false);
-                    }
-                    SpanField::Shared => {
-                        d.shared |= map.next_value_seed(Nullable(Bool))?.unwrap_or(false);
-                    }
-                    SpanField::Other => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            d.finish().map_err(|_| give_up())
-        }
-    }
-
-    enum EndpointField {
-        ServiceName,
-        Ip,
-        Port,
-        Other,
-    }
-
-    impl EndpointField {
-        fn of(name: &[u8]) -> Option<Self> {
-            Some(match name.len() {
-                11 if is(name, b"serviceName") => Self::ServiceName,
-                // Zipkin parses either field as whichever family the text is.
-                4 if is(name, b"ipv4") || is(name, b"ipv6") => Self::Ip,
-                4 if is(name, b"port") => Self::Port,
-                _ => Self::Other,
-            })
-        }
-    }
-
-    struct EndpointSeed;
-
-    impl<'de> DeserializeSeed<'de> for EndpointSeed {
-        type Value = Endpoint;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Endpoint, D::Error> {
-            d.deserialize_map(EndpointVisitor)
-        }
-    }
-
-    struct EndpointVisitor;
-
-    impl<'de> Visitor<'de> for EndpointVisitor {
-        type Value = Endpoint;
-        expecting!("an endpoint");
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Endpoint, A::Error> {
-            // An endpoint without usable fields comes out empty, and normalisation drops it,
-            // which is where Zipkin's reader ends up too (it returns null).
-            let mut e = Endpoint::default();
-            while let Some(field) = map.next_key_seed(bytes(EndpointField::of))? {
-                match field {
-                    EndpointField::ServiceName => {
-                        // Lower-cased (and "" dropped) once, by `Span::normalize`.
-                        if let Some(name) = map.next_value_seed(Nullable(compact()))? {
-                            e.service_name = Some(name);
-                        }
-                    }
-                    EndpointField::Ip => {
-                        map.next_value_seed(Nullable(bytes(|ip| {
-                            set_endpoint_ip_bytes(&mut e, ip);
-                            Some(())
-                        })))?;
-                    }
-                    EndpointField::Port => {
-                        if let Some(port) = map.next_value_seed(Nullable(Long))? {
-                            // Larger values are Zipkin's "invalid port" error; let the
-                            // reference path say so.
-                            if !(i64::from(i32::MIN)..=0xffff).contains(&port) {
-                                return Err(give_up());
-                            }
-                            e.port = port_from(port);
-                        }
-                    }
-                    EndpointField::Other => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            Ok(e)
-        }
-    }
-
-    struct AnnotationsSeed<'a>(&'a mut Vec<Annotation>);
-
-    impl<'de> DeserializeSeed<'de> for AnnotationsSeed<'_> {
-        type Value = ();
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_seq(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for AnnotationsSeed<'_> {
-        type Value = ();
-        expecting!("a list of annotations");
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while let Some(annotation) = seq.next_element_seed(AnnotationSeed)? {
-                self.0.push(annotation);
-            }
-            Ok(())
-        }
-    }
-
-    struct AnnotationSeed;
-
-    impl<'de> DeserializeSeed<'de> for AnnotationSeed {
-        type Value = Annotation;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Annotation, D::Error> {
-            d.deserialize_map(self)
-        }
-    }
-
-    enum AnnotationField {
-        Timestamp,
-        Value,
-        Other,
-    }
-
-    impl AnnotationField {
-        fn of(name: &[u8]) -> Option<Self> {
-            Some(match name.len() {
-                9 if is(name, b"timestamp") => Self::Timestamp,
-                5 if is(name, b"value") => Self::Value,
-                _ => Self::Other,
-            })
-        }
-    }
-
-    impl<'de> Visitor<'de> for AnnotationSeed {
-        type Value = Annotation;
-        expecting!("an annotation");
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Annotation, A::Error> {
-            let mut timestamp = None;
-            let mut value = None;
-            while let Some(f) = map.next_key_seed(bytes(AnnotationField::of))? {
-                match f {
-                    // Not nullable: Zipkin reads these without a null check.
-                    AnnotationField::Timestamp => timestamp = Some(map.next_value_seed(Long)?),
-                    AnnotationField::Value => value = Some(map.next_value_seed(compact())?),
-                    AnnotationField::Other => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            match (timestamp, value) {
-                // Negative timestamps cannot be held; the reference path reports them.
-                (Some(ts), Some(value)) if ts >= 0 => Ok(Annotation {
-                    timestamp: ts as u64,
-                    value,
-                }),
-                _ => Err(give_up()),
-            }
-        }
-    }
-
-    struct TagsSeed<'a>(&'a mut Vec<(CompactString, CompactString)>);
-
-    impl<'de> DeserializeSeed<'de> for TagsSeed<'_> {
-        type Value = ();
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_map(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for TagsSeed<'_> {
-        type Value = ();
-        expecting!("tags");
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            // Keys may repeat; `Span::normalize` keeps the last value, as Zipkin's TreeMap.
-            while let Some(key) = map.next_key_seed(key(|s| CompactString::from(s)))? {
-                let value = map.next_value_seed(compact())?;
-                self.0.push((key, value));
-            }
-            Ok(())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -982,6 +441,50 @@ mod tests {
             fast_decodes > 1_500,
             "only {fast_decodes} mutants took the fast path"
         );
+    }
+
+    #[test]
+    fn strings_decode_alike_wherever_their_special_bytes_fall() {
+        // The scanner reads strings eight bytes at a time; put each kind of special
+        // content at every offset of strings up to three words long.
+        let valid = [
+            "\\\"",
+            "\\\\",
+            "\\/",
+            "\\u00e9",
+            "\\u00E9",
+            "\\ud83d\\ude00",
+            "é",
+            "😀",
+            "\\n",
+        ];
+        let invalid = ["\t", "\u{1}", "\\x", "\\ud800", "\\ude00x", "\\u12g"];
+        for len in 0..24 {
+            for (special, fast_expected) in valid
+                .iter()
+                .map(|s| (s, true))
+                .chain(invalid.iter().map(|s| (s, false)))
+            {
+                for at in 0..=len {
+                    let mut text = "a".repeat(len);
+                    text.insert_str(at, special);
+                    let body = format!(
+                        r#"[{{"traceId":"1","id":"2","name":"{text}","tags":{{"{text}":"{text}"}},"x":["{text}"]}}]"#
+                    );
+                    assert_paths_agree(body.as_bytes());
+                    assert_eq!(
+                        fast::decode_list(body.as_bytes()).is_some(),
+                        fast_expected,
+                        "{body}"
+                    );
+                }
+            }
+        }
+        // Bytes that are not UTF-8 leave the body to the reference path.
+        let mut body = br#"[{"traceId":"1","id":"2","name":"ab"}]"#.to_vec();
+        body.insert(34, 0xff);
+        assert!(fast::decode_list(&body).is_none());
+        assert_paths_agree(&body);
     }
 
     #[test]
