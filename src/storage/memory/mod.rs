@@ -6,8 +6,8 @@
 //!   `STRICT_TRACE_ID=false`, returned as one;
 //! - a bucket holds one *unit* per trace as queries see it: one per full trace id in strict
 //!   mode, one for the whole bucket otherwise. Each unit is indexed by its trace timestamp
-//!   (root span's, else earliest) globally and per local service, so a search walks only
-//!   candidate traces, newest first, and stops at `limit`;
+//!   (root span's, else earliest) globally and per local service (`time_index`), so a
+//!   search walks only candidate traces, newest first, and stops at `limit`;
 //! - spans are stored packed (`compact`) with interned names (`interner`);
 //! - `MEM_MAX_SPANS` is enforced before each write by evicting whole buckets, oldest trace
 //!   timestamp first (spans without timestamps go first, as in Zipkin).
@@ -18,9 +18,7 @@
 
 mod compact;
 mod interner;
-
-use std::collections::BTreeSet;
-use std::ops::Bound;
+mod time_index;
 
 use async_trait::async_trait;
 use compact_str::CompactString;
@@ -30,6 +28,7 @@ use smallvec::SmallVec;
 
 use self::compact::StoredSpan;
 use self::interner::{Interner, Sym, NONE};
+use self::time_index::{Entry, TimeIndex};
 use super::{check_dependency_window, SpanStore, StorageError, StorageOptions};
 use crate::hashing::{RandomMap, RandomSet};
 use crate::model::{DependencyLink, QueryRequest, Span, TraceId};
@@ -40,15 +39,6 @@ pub struct MemoryStore {
     options: StorageOptions,
     max_spans: usize,
     inner: RwLock<Inner>,
-}
-
-/// A trace as indexed: its timestamp (µs, 0 when no span has one), the bucket, and the
-/// high id bits that select it inside the bucket (always 0 when not strict).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct UnitKey {
-    ts: u64,
-    low: u64,
-    high: u64,
 }
 
 #[derive(Default)]
@@ -72,6 +62,9 @@ struct Unit {
     /// Whether the unit is in the time index yet: a unit is indexed once per write batch,
     /// after all of the batch's spans are in, not once per span.
     indexed: bool,
+    /// The generation of its current index entries (unique across units; 0 before the
+    /// first); entries of other generations are stale.
+    generation: u64,
     /// Already queued for re-indexing at the end of the current write batch.
     dirty: bool,
     /// Local services of its spans (for the per-service index); the first
@@ -100,9 +93,11 @@ struct Inner {
     search: bool,
     buckets: RandomMap<u64, Bucket>,
     /// Every unit, by trace timestamp: the eviction order and the unfiltered search.
-    by_time: BTreeSet<UnitKey>,
+    by_time: TimeIndex,
     /// Units by local service; only when search is enabled.
-    by_service: FxHashMap<Sym, BTreeSet<UnitKey>>,
+    by_service: FxHashMap<Sym, TimeIndex>,
+    /// The last index generation handed out.
+    generation: u64,
     /// Span counts per local service, and per (service, span name) and (service, remote
     /// service): the name endpoints. Only when search is enabled.
     service_spans: FxHashMap<Sym, u32>,
@@ -136,8 +131,9 @@ impl MemoryStore {
             strict: options.strict_trace_id,
             search: options.search_enabled,
             buckets: RandomMap::default(),
-            by_time: BTreeSet::new(),
+            by_time: TimeIndex::default(),
             by_service: FxHashMap::default(),
+            generation: 0,
             service_spans: FxHashMap::default(),
             span_names: FxHashMap::default(),
             remote_names: FxHashMap::default(),
@@ -278,42 +274,41 @@ impl Inner {
                 continue;
             };
             unit.dirty = false;
-            let old = UnitKey {
-                ts: unit.indexed_ts,
-                low,
-                high,
-            };
-            let new = UnitKey {
-                ts: unit.trace_ts(),
-                low,
-                high,
-            };
+            let ts = unit.trace_ts();
             let indexed_services = unit.indexed_services as usize;
-            if !unit.indexed || new != old {
-                if unit.indexed {
-                    self.by_time.remove(&old);
-                }
-                self.by_time.insert(new);
-                if self.search {
-                    for (i, svc) in unit.services.iter().enumerate() {
-                        let set = self.by_service.entry(*svc).or_default();
-                        if unit.indexed && i < indexed_services {
-                            set.remove(&old);
-                        }
-                        set.insert(new);
-                    }
-                }
-            } else if self.search {
-                for svc in &unit.services[indexed_services..] {
-                    self.by_service.entry(*svc).or_default().insert(new);
+            // A unit that moved is appended again under a new generation, which makes its
+            // old entries stale; one that only gained services adds entries for those.
+            let (services, entry) = if !unit.indexed || ts != unit.indexed_ts {
+                self.generation += 1;
+                unit.generation = self.generation;
+                let entry = Entry {
+                    ts,
+                    low,
+                    high,
+                    generation: unit.generation,
+                };
+                self.by_time.push(entry);
+                (&unit.services[..], entry)
+            } else {
+                let entry = Entry {
+                    ts,
+                    low,
+                    high,
+                    generation: unit.generation,
+                };
+                (&unit.services[indexed_services..], entry)
+            };
+            if self.search {
+                for svc in services {
+                    self.by_service.entry(*svc).or_default().push(entry);
                 }
             }
             unit.indexed = true;
-            unit.indexed_ts = new.ts;
+            unit.indexed_ts = ts;
             unit.indexed_services = unit.services.len() as u32;
-            if new.ts != 0 {
-                self.spread_before = self.spread_before.max(new.ts - unit.min_ts);
-                self.spread_after = self.spread_after.max(unit.max_ts.saturating_sub(new.ts));
+            if ts != 0 {
+                self.spread_before = self.spread_before.max(ts - unit.min_ts);
+                self.spread_after = self.spread_after.max(unit.max_ts.saturating_sub(ts));
             }
         }
         self.dirty = dirty;
@@ -322,7 +317,8 @@ impl Inner {
     /// Evicts whole buckets, oldest trace first, until at most `target` spans remain.
     fn evict_until(&mut self, target: usize) {
         while self.span_count > target {
-            let Some(oldest) = self.by_time.first().copied() else {
+            let buckets = &self.buckets;
+            let Some(oldest) = self.by_time.pop_oldest(|e| is_current(buckets, e)) else {
                 break;
             };
             self.evict_bucket(oldest.low);
@@ -333,20 +329,14 @@ impl Inner {
         let Some(bucket) = self.buckets.remove(&low) else {
             return;
         };
+        // The bucket's entries are stale now. Its units were the oldest, so in each of
+        // their services' indexes they are at the old end, where trimming drops them.
         for unit in &bucket.units {
-            let key = UnitKey {
-                ts: unit.indexed_ts,
-                low,
-                high: unit.high,
-            };
-            self.by_time.remove(&key);
-            if self.search {
-                for svc in &unit.services {
-                    if let Some(set) = self.by_service.get_mut(svc) {
-                        set.remove(&key);
-                        if set.is_empty() {
-                            self.by_service.remove(svc);
-                        }
+            for svc in &unit.services {
+                if let Some(index) = self.by_service.get_mut(svc) {
+                    index.trim(|e| is_current(&self.buckets, e));
+                    if index.is_empty() {
+                        self.by_service.remove(svc);
                     }
                 }
             }
@@ -410,6 +400,14 @@ impl Inner {
         names.sort_unstable();
         names
     }
+}
+
+/// Whether an index entry is its unit's current one.
+fn is_current(buckets: &RandomMap<u64, Bucket>, entry: &Entry) -> bool {
+    buckets
+        .get(&entry.low)
+        .and_then(|b| b.units.iter().find(|u| u.high == entry.high))
+        .is_some_and(|u| u.generation == entry.generation)
 }
 
 impl Bucket {
@@ -582,18 +580,9 @@ impl SpanStore for MemoryStore {
             },
             None => &inner.by_time,
         };
-        let lower = UnitKey {
-            ts: start,
-            low: 0,
-            high: 0,
-        };
-        let upper = UnitKey {
-            ts: end,
-            low: u64::MAX,
-            high: u64::MAX,
-        };
         let mut traces = Vec::new();
-        for key in index.range(lower..=upper).rev() {
+        let buckets = &inner.buckets;
+        for key in index.newest_first(start, end, |e| is_current(buckets, e)) {
             let Some(bucket) = inner.buckets.get(&key.low) else {
                 continue;
             };
@@ -666,59 +655,35 @@ impl SpanStore for MemoryStore {
         // Zipkin links every trace with a span whose millisecond timestamp is in the window.
         let start = (end_ts - lookback).max(0) as u64 * 1000;
         let end = (end_ts as u64).saturating_mul(1000).saturating_add(999);
-        let mut linker = DependencyLinker::new();
-        let mut seen: RandomSet<u64> = RandomSet::default();
-        let mut cursor = {
+        // The buckets of every unit indexed near the window, taken under one short read
+        // lock (no ordering needed: links are counts). The window check is made per chunk
+        // under the lock, so units that moved or left since are simply skipped.
+        let lows: Vec<u64> = {
             let inner = self.inner.read();
-            UnitKey {
-                ts: start.saturating_sub(inner.spread_after).max(1),
-                low: 0,
-                high: 0,
-            }
+            let from = start.saturating_sub(inner.spread_after).max(1);
+            let to = end.saturating_add(inner.spread_before);
+            inner.by_time.in_window(from, to).map(|e| e.low).collect()
         };
-        let mut first = true;
-        loop {
-            let mut batch: Vec<Vec<Span>> = Vec::with_capacity(DEPENDENCY_CHUNK);
-            let done = {
+        let mut seen: RandomSet<u64> = RandomSet::default();
+        let lows: Vec<u64> = lows.into_iter().filter(|low| seen.insert(*low)).collect();
+        let mut linker = DependencyLinker::new();
+        for chunk in lows.chunks(DEPENDENCY_CHUNK) {
+            let batch: Vec<Vec<Span>> = {
                 let inner = self.inner.read();
-                let range_end = end.saturating_add(inner.spread_before);
-                let lower = if first {
-                    Bound::Included(cursor)
-                } else {
-                    Bound::Excluded(cursor)
-                };
-                let mut done = true;
-                for key in inner.by_time.range((lower, Bound::Unbounded)) {
-                    if key.ts > range_end {
-                        break;
-                    }
-                    cursor = *key;
-                    if !seen.insert(key.low) {
-                        continue;
-                    }
-                    let Some(bucket) = inner.buckets.get(&key.low) else {
-                        continue;
-                    };
-                    if bucket
-                        .spans
-                        .iter()
-                        .any(|s| s.timestamp >= start && s.timestamp <= end)
-                    {
-                        batch.push(inner.unpack_bucket(bucket, key.low));
-                    }
-                    if batch.len() >= DEPENDENCY_CHUNK {
-                        done = false;
-                        break;
-                    }
-                }
-                done
+                chunk
+                    .iter()
+                    .filter_map(|low| {
+                        let bucket = inner.buckets.get(low)?;
+                        let in_window = bucket
+                            .spans
+                            .iter()
+                            .any(|s| s.timestamp >= start && s.timestamp <= end);
+                        in_window.then(|| inner.unpack_bucket(bucket, *low))
+                    })
+                    .collect()
             };
-            first = false;
             for trace in &batch {
                 linker.put_trace(trace);
-            }
-            if done {
-                break;
             }
         }
         Ok(linker.link())
@@ -817,5 +782,54 @@ mod tests {
         let trace =
             futures::executor::block_on(store.get_trace(TraceId::from_parts(0, 1).unwrap()));
         assert!(trace.unwrap().is_empty());
+    }
+
+    /// Searches `frontend` (or everything) over all time, newest first, as trace ids.
+    fn search(store: &MemoryStore, service: Option<&str>) -> Vec<u64> {
+        let mut request = QueryRequest::builder()
+            .end_ts(10_000_000)
+            .lookback(10_000_000)
+            .limit(10);
+        if let Some(service) = service {
+            request = request.service_name(service);
+        }
+        let request = request.build().unwrap();
+        futures::executor::block_on(store.get_traces(&request))
+            .unwrap()
+            .iter()
+            .map(|trace| trace[0].trace_id.low())
+            .collect()
+    }
+
+    #[test]
+    fn a_trace_that_moves_in_time_is_found_once_and_evicted_by_its_new_time() {
+        let store = MemoryStore::new(StorageOptions::default(), 4);
+        // The child is reported first; the root, earlier, arrives in a later batch and
+        // moves the trace from 9 ms to 1 ms.
+        let mut child = client_at(9, 1);
+        child.parent_id = SpanId::new(1);
+        child.id = SpanId::new(2).unwrap();
+        store.accept_sync(&[child]);
+        store.accept_sync(&[client_at(5, 2)]);
+        let mut root = client_at(1, 1);
+        root.local_endpoint = Some(Endpoint::service("backend"));
+        store.accept_sync(&[root]);
+        assert_eq!(search(&store, None), [2, 1]);
+        assert_eq!(search(&store, Some("frontend")), [2, 1]);
+        assert_eq!(search(&store, Some("backend")), [1]);
+
+        // Two more spans overflow the store by one: the oldest trace by its new time goes
+        // (trace 1, whole), not the one at 5 ms.
+        store.accept_sync(&[client_at(7, 3), client_at(8, 4)]);
+        assert_eq!(store.span_count(), 3);
+        assert_eq!(search(&store, None), [4, 3, 2]);
+        assert_eq!(search(&store, Some("frontend")), [4, 3, 2]);
+        assert!(search(&store, Some("backend")).is_empty());
+        let inner = store.inner.read();
+        let backend = inner.interner.lookup("backend");
+        assert!(
+            backend.is_none_or(|svc| !inner.by_service.contains_key(&svc)),
+            "the index of a service without spans is dropped"
+        );
     }
 }
