@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use compact_str::CompactString;
 
-use super::{non_negative, port_from, Draft};
+use super::{non_negative, port_from};
 use crate::codec::set_endpoint_ip_bytes;
 use crate::model::{Annotation, Endpoint, Kind, Span, SpanId, TraceId};
 
@@ -394,71 +394,87 @@ impl<'a> Scanner<'a> {
     }
 
     fn span(&mut self) -> Option<Span> {
-        let mut d = Draft::default();
+        // Filled in place, the ids once they come: a separate draft would cost one more
+        // copy of the whole span.
+        let mut span = Span::new(TraceId::from_parts(0, 1)?, SpanId::new(1)?);
+        let (mut has_trace_id, mut has_id) = (false, false);
         if self.open_object()? {
             loop {
-                let field = SpanField::of(self.key()?);
-                self.span_field(field, &mut d)?;
+                match SpanField::of(self.key()?) {
+                    // Unlike the other fields, null ids are errors.
+                    SpanField::TraceId => {
+                        span.trace_id = trace_id(self.plain_string()?)?;
+                        has_trace_id = true;
+                    }
+                    SpanField::Id => {
+                        span.id = span_id(self.plain_string()?)??;
+                        has_id = true;
+                    }
+                    field => self.span_field(field, &mut span)?,
+                }
                 if !self.more_members()? {
                     break;
                 }
             }
         }
-        d.finish().ok()
+        // A missing id is Zipkin's "Missing : ..." error, which the reference path words.
+        if !(has_trace_id && has_id) {
+            return None;
+        }
+        span.normalize();
+        Some(span)
     }
 
-    fn span_field(&mut self, field: SpanField, d: &mut Draft) -> Option<()> {
+    fn span_field(&mut self, field: SpanField, span: &mut Span) -> Option<()> {
         match field {
-            // Unlike the other fields, null ids are errors.
-            SpanField::TraceId => d.trace_id = Some(trace_id(self.plain_string()?)?),
-            SpanField::Id => d.id = Some(span_id(self.plain_string()?)??),
+            SpanField::TraceId | SpanField::Id => unreachable!("read by `span`"),
             SpanField::ParentId => {
                 if !self.null()? {
-                    d.parent_id = span_id(self.plain_string()?)?;
+                    span.parent_id = span_id(self.plain_string()?)?;
                 }
             }
             SpanField::Kind => {
                 if !self.null()? {
-                    d.kind = Some(kind(self.plain_string()?)?);
+                    span.kind = Some(kind(self.plain_string()?)?);
                 }
             }
             SpanField::Name => {
                 if !self.null()? {
-                    d.name = Some(self.compact()?);
+                    span.name = Some(self.compact()?);
                 }
             }
             SpanField::Timestamp => {
                 if let Some(v) = self.nullable_long()? {
-                    d.timestamp = Some(non_negative(v));
+                    span.timestamp = Some(non_negative(v));
                 }
             }
             SpanField::Duration => {
                 if let Some(v) = self.nullable_long()? {
-                    d.duration = Some(non_negative(v));
+                    span.duration = Some(non_negative(v));
                 }
             }
             SpanField::LocalEndpoint => {
                 if !self.null()? {
-                    d.local_endpoint = Some(self.endpoint()?);
+                    span.local_endpoint = Some(self.endpoint()?);
                 }
             }
             SpanField::RemoteEndpoint => {
                 if !self.null()? {
-                    d.remote_endpoint = Some(self.endpoint()?);
+                    span.remote_endpoint = Some(self.endpoint()?);
                 }
             }
             SpanField::Annotations => {
                 if !self.null()? {
-                    self.annotations(&mut d.annotations)?;
+                    self.annotations(&mut span.annotations)?;
                 }
             }
             SpanField::Tags => {
                 if !self.null()? {
-                    self.tags(&mut d.tags)?;
+                    self.tags(&mut span.tags)?;
                 }
             }
-            SpanField::Debug => d.debug |= self.nullable_bool()?,
-            SpanField::Shared => d.shared |= self.nullable_bool()?,
+            SpanField::Debug => span.debug |= self.nullable_bool()?,
+            SpanField::Shared => span.shared |= self.nullable_bool()?,
             SpanField::Other => self.skip_value(0)?,
         }
         Some(())
