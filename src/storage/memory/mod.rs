@@ -91,7 +91,10 @@ const DEPENDENCY_CHUNK: usize = 256;
 struct Inner {
     strict: bool,
     search: bool,
-    buckets: RandomMap<u64, Bucket>,
+    /// Boxed so that the table holds 16-byte entries: a new trace writes its bucket to
+    /// freshly allocated memory instead of to a random 170-byte slot of a table that at a
+    /// million spans is tens of megabytes.
+    buckets: RandomMap<u64, Box<Bucket>>,
     /// Every unit, by trace timestamp: the eviction order and the unfiltered search.
     by_time: TimeIndex,
     /// Units by local service; only when search is enabled.
@@ -186,7 +189,7 @@ impl Inner {
         let low = span.trace_id.low();
         let high = self.unit_high(span.trace_id);
         let stored = StoredSpan::pack(span, &mut self.interner, &mut self.scratch);
-        let bucket = self.buckets.entry(low).or_default();
+        let bucket = self.buckets.entry(low).or_default().as_mut();
         if bucket.contains(&stored) {
             stored.release(&mut self.interner);
             return;
@@ -403,7 +406,7 @@ impl Inner {
 }
 
 /// Whether an index entry is its unit's current one.
-fn is_current(buckets: &RandomMap<u64, Bucket>, entry: &Entry) -> bool {
+fn is_current(buckets: &RandomMap<u64, Box<Bucket>>, entry: &Entry) -> bool {
     buckets
         .get(&entry.low)
         .and_then(|b| b.units.iter().find(|u| u.high == entry.high))
