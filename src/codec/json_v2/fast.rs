@@ -168,6 +168,13 @@ fn special_bytes(word: u64) -> u64 {
     (below(quote, 1) | below(backslash, 1) | below(word, 0x20)) & HIGHS
 }
 
+/// Which of a span's required ids were read.
+#[derive(Default)]
+struct IdsSeen {
+    trace_id: bool,
+    id: bool,
+}
+
 struct Scanner<'a> {
     buf: &'a [u8],
     /// `buf` as text: strings are sliced from it, so each needs no UTF-8 check of its own.
@@ -397,37 +404,35 @@ impl<'a> Scanner<'a> {
         // Filled in place, the ids once they come: a separate draft would cost one more
         // copy of the whole span.
         let mut span = Span::new(TraceId::from_parts(0, 1)?, SpanId::new(1)?);
-        let (mut has_trace_id, mut has_id) = (false, false);
+        let mut ids = IdsSeen::default();
         if self.open_object()? {
             loop {
-                match SpanField::of(self.key()?) {
-                    // Unlike the other fields, null ids are errors.
-                    SpanField::TraceId => {
-                        span.trace_id = trace_id(self.plain_string()?)?;
-                        has_trace_id = true;
-                    }
-                    SpanField::Id => {
-                        span.id = span_id(self.plain_string()?)??;
-                        has_id = true;
-                    }
-                    field => self.span_field(field, &mut span)?,
-                }
+                let field = SpanField::of(self.key()?);
+                self.span_field(field, &mut span, &mut ids)?;
                 if !self.more_members()? {
                     break;
                 }
             }
         }
         // A missing id is Zipkin's "Missing : ..." error, which the reference path words.
-        if !(has_trace_id && has_id) {
+        if !(ids.trace_id && ids.id) {
             return None;
         }
         span.normalize();
         Some(span)
     }
 
-    fn span_field(&mut self, field: SpanField, span: &mut Span) -> Option<()> {
+    fn span_field(&mut self, field: SpanField, span: &mut Span, ids: &mut IdsSeen) -> Option<()> {
         match field {
-            SpanField::TraceId | SpanField::Id => unreachable!("read by `span`"),
+            // Unlike the other fields, null ids are errors.
+            SpanField::TraceId => {
+                span.trace_id = trace_id(self.plain_string()?)?;
+                ids.trace_id = true;
+            }
+            SpanField::Id => {
+                span.id = span_id(self.plain_string()?)??;
+                ids.id = true;
+            }
             SpanField::ParentId => {
                 if !self.null()? {
                     span.parent_id = span_id(self.plain_string()?)?;

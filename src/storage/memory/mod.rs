@@ -281,28 +281,23 @@ impl Inner {
             let indexed_services = unit.indexed_services as usize;
             // A unit that moved is appended again under a new generation, which makes its
             // old entries stale; one that only gained services adds entries for those.
-            let (services, entry) = if !unit.indexed || ts != unit.indexed_ts {
+            let moved = !unit.indexed || ts != unit.indexed_ts;
+            if moved {
                 self.generation += 1;
                 unit.generation = self.generation;
-                let entry = Entry {
-                    ts,
-                    low,
-                    high,
-                    generation: unit.generation,
-                };
-                self.by_time.push(entry);
-                (&unit.services[..], entry)
-            } else {
-                let entry = Entry {
-                    ts,
-                    low,
-                    high,
-                    generation: unit.generation,
-                };
-                (&unit.services[indexed_services..], entry)
+            }
+            let entry = Entry {
+                ts,
+                low,
+                high,
+                generation: unit.generation,
             };
+            if moved {
+                self.by_time.push(entry);
+            }
             if self.search {
-                for svc in services {
+                let new_services = if moved { 0 } else { indexed_services };
+                for svc in &unit.services[new_services..] {
                     self.by_service.entry(*svc).or_default().push(entry);
                 }
             }
