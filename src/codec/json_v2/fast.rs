@@ -28,22 +28,19 @@ const MAX_SKIPPED_NUMBER: usize = 64;
 
 pub(super) fn decode_list(body: &[u8]) -> Option<Vec<Span>> {
     let mut s = Scanner::new(body)?;
-    s.expect(b'[')?;
     // Typical spans take 300-600 bytes of JSON; sizing from the body (already in memory,
     // so bounded by the caller) saves re-copying the list as it grows.
     let mut spans = Vec::with_capacity(body.len() / 512);
-    if s.eat(b']')? {
-        return Some(spans);
-    }
-    loop {
-        spans.push(s.span()?);
-        match s.token()? {
-            b',' => {}
-            // Like Zipkin, nothing after the closing bracket is looked at.
-            b']' => return Some(spans),
-            _ => return None,
+    if s.open_array()? {
+        loop {
+            spans.push(s.span()?);
+            if !s.more_elements()? {
+                break;
+            }
         }
     }
+    // Like Zipkin, nothing after the closing bracket is looked at.
+    Some(spans)
 }
 
 pub(super) fn decode_one(body: &[u8]) -> Option<Span> {
@@ -176,8 +173,8 @@ struct IdsSeen {
 }
 
 struct Scanner<'a> {
-    buf: &'a [u8],
-    /// `buf` as text: strings are sliced from it, so each needs no UTF-8 check of its own.
+    /// The body, checked as UTF-8 once: strings are sliced from it, so each needs no
+    /// check of its own.
     text: &'a str,
     pos: usize,
 }
@@ -187,17 +184,22 @@ impl<'a> Scanner<'a> {
     /// cheaper than one per string; the rare body with bad bytes takes the reference path).
     fn new(body: &'a [u8]) -> Option<Self> {
         Some(Self {
-            buf: body,
             text: std::str::from_utf8(body).ok()?,
             pos: 0,
         })
+    }
+
+    /// The body's bytes, for scanning and for ASCII fields.
+    #[inline(always)]
+    fn buf(&self) -> &'a [u8] {
+        self.text.as_bytes()
     }
 
     /// The next byte that is not JSON whitespace, consumed.
     #[inline]
     fn token(&mut self) -> Option<u8> {
         loop {
-            let b = *self.buf.get(self.pos)?;
+            let b = *self.buf().get(self.pos)?;
             self.pos += 1;
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(b);
@@ -241,7 +243,7 @@ impl<'a> Scanner<'a> {
 
     fn literal<const N: usize>(&mut self, word: &[u8; N]) -> Option<()> {
         let end = self.pos + N;
-        if self.buf.get(self.pos..end)? == word {
+        if self.buf().get(self.pos..end)? == word {
             self.pos = end;
             Some(())
         } else {
@@ -256,7 +258,7 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
-            if let Some(chunk) = self.buf.get(self.pos..self.pos + 8) {
+            if let Some(chunk) = self.buf().get(self.pos..self.pos + 8) {
                 let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
                 let special = special_bytes(word);
                 if special == 0 {
@@ -265,7 +267,7 @@ impl<'a> Scanner<'a> {
                 }
                 self.pos += (special.trailing_zeros() / 8) as usize;
             }
-            let b = *self.buf.get(self.pos)?;
+            let b = *self.buf().get(self.pos)?;
             match b {
                 b'"' => {
                     let end = self.pos;
@@ -291,7 +293,7 @@ impl<'a> Scanner<'a> {
     fn plain_string(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         match self.string_span()? {
-            (start, end, false) => Some(&self.buf[start..end]),
+            (start, end, false) => Some(&self.buf()[start..end]),
             (_, _, true) => None,
         }
     }
@@ -341,6 +343,23 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// After an element: whether another follows (`,`) or the array ended (`]`).
+    #[inline]
+    fn more_elements(&mut self) -> Option<bool> {
+        match self.token()? {
+            b',' => Some(true),
+            b']' => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Opens an array; `false` if it is empty (and already closed).
+    #[inline]
+    fn open_array(&mut self) -> Option<bool> {
+        self.expect(b'[')?;
+        Some(!self.eat(b']')?)
+    }
+
     /// Opens an object; `false` if it is empty (and already closed).
     #[inline]
     fn open_object(&mut self) -> Option<bool> {
@@ -352,13 +371,13 @@ impl<'a> Scanner<'a> {
     /// left to the reference path (Gson reads them through a double).
     fn long(&mut self) -> Option<i64> {
         self.peek()?;
-        let negative = self.buf[self.pos] == b'-';
+        let negative = self.buf()[self.pos] == b'-';
         if negative {
             self.pos += 1;
         }
         let start = self.pos;
         let mut magnitude: u64 = 0;
-        while let Some(&b) = self.buf.get(self.pos) {
+        while let Some(&b) = self.buf().get(self.pos) {
             if !b.is_ascii_digit() {
                 break;
             }
@@ -368,10 +387,10 @@ impl<'a> Scanner<'a> {
             self.pos += 1;
         }
         let digits = self.pos - start;
-        if digits == 0 || (digits > 1 && self.buf[start] == b'0') {
+        if digits == 0 || (digits > 1 && self.buf()[start] == b'0') {
             return None;
         }
-        if matches!(self.buf.get(self.pos), Some(b'.' | b'e' | b'E')) {
+        if matches!(self.buf().get(self.pos), Some(b'.' | b'e' | b'E')) {
             return None;
         }
         if negative {
@@ -526,18 +545,15 @@ impl<'a> Scanner<'a> {
     }
 
     fn annotations(&mut self, out: &mut Vec<Annotation>) -> Option<()> {
-        self.expect(b'[')?;
-        if self.eat(b']')? {
-            return Some(());
-        }
-        loop {
-            out.push(self.annotation()?);
-            match self.token()? {
-                b',' => {}
-                b']' => return Some(()),
-                _ => return None,
+        if self.open_array()? {
+            loop {
+                out.push(self.annotation()?);
+                if !self.more_elements()? {
+                    break;
+                }
             }
         }
+        Some(())
     }
 
     fn annotation(&mut self) -> Option<Annotation> {
@@ -604,14 +620,11 @@ impl<'a> Scanner<'a> {
                 }
             }
             b'[' => {
-                self.pos += 1;
-                if !self.eat(b']')? {
+                if self.open_array()? {
                     loop {
                         self.skip_value(depth + 1)?;
-                        match self.token()? {
-                            b',' => {}
-                            b']' => break,
-                            _ => return None,
+                        if !self.more_elements()? {
+                            break;
                         }
                     }
                 }
@@ -630,28 +643,28 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         let digits = |s: &mut Self| {
             let from = s.pos;
-            while s.buf.get(s.pos).is_some_and(u8::is_ascii_digit) {
+            while s.buf().get(s.pos).is_some_and(u8::is_ascii_digit) {
                 s.pos += 1;
             }
             s.pos - from
         };
-        if self.buf.get(self.pos) == Some(&b'-') {
+        if self.buf().get(self.pos) == Some(&b'-') {
             self.pos += 1;
         }
         let int_start = self.pos;
         let int_digits = digits(self);
-        if int_digits == 0 || (int_digits > 1 && self.buf[int_start] == b'0') {
+        if int_digits == 0 || (int_digits > 1 && self.buf()[int_start] == b'0') {
             return None;
         }
-        if self.buf.get(self.pos) == Some(&b'.') {
+        if self.buf().get(self.pos) == Some(&b'.') {
             self.pos += 1;
             if digits(self) == 0 {
                 return None;
             }
         }
-        if matches!(self.buf.get(self.pos), Some(b'e' | b'E')) {
+        if matches!(self.buf().get(self.pos), Some(b'e' | b'E')) {
             self.pos += 1;
-            if matches!(self.buf.get(self.pos), Some(b'+' | b'-')) {
+            if matches!(self.buf().get(self.pos), Some(b'+' | b'-')) {
                 self.pos += 1;
             }
             if digits(self) == 0 {
